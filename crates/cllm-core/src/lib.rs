@@ -1,0 +1,40 @@
+//! # cllm-core
+//!
+//! The shared vocabulary of **cllm** (Convolution LLM and void zones). Every other
+//! crate of the workspace, and every project that builds on it, speaks in these types:
+//!
+//! - [`TokenMatrix`]: a text as a `[L × d]` matrix of token embeddings (one row per token),
+//!   as produced by a [`Backbone`] at some layer.
+//! - [`TextVector`]: a whole text folded into one small vector (8–64 floats) by a CLLM.
+//! - [`Document`]: a corpus text with a stable id and key/value tags (`family=pizza`).
+//! - [`Backbone`]: a pretrained language model that turns text into a [`TokenMatrix`] and a
+//!   [`TokenMatrix`] back into token ids and text.
+//! - [`CoreError`]: the typed error of all of the above.
+//!
+//! This crate holds no model code and no heavy dependencies.
+//!
+//! ```
+//! use cllm_core::{TokenMatrix, TextVector};
+//! let m = TokenMatrix::new(2, 3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0])?;
+//! assert_eq!(m.shape(), (2, 3));
+//! assert_eq!(m.row(1), &[0.0, 1.0, 0.0]);
+//! let v = TextVector::new(vec![0.5; 16])?;
+//! assert_eq!(v.dim(), 16);
+//! # Ok::<(), cllm_core::CoreError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod backbone;
+mod document;
+mod error;
+mod matrix;
+mod vector;
+
+pub use backbone::{Backbone, DecodeStrategy};
+pub use document::Document;
+pub use error::CoreError;
+pub use matrix::TokenMatrix;
+pub use vector::TextVector;
+
+/// Result alias with [`CoreError`].
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
