@@ -24,12 +24,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod atomic;
 mod backbone;
 mod document;
 mod error;
 mod matrix;
 mod vector;
 
+pub use atomic::write_atomic;
 pub use backbone::{Backbone, DecodeStrategy};
 pub use document::Document;
 pub use error::CoreError;

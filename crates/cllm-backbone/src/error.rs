@@ -1,0 +1,53 @@
+use cllm_core::CoreError;
+use thiserror::Error;
+
+use crate::device::DeviceError;
+
+/// Errors of the backbone adapters.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BackboneError {
+    /// The model file could not be read or parsed.
+    #[error(transparent)]
+    Gguf(#[from] cllm_gguf::GgufError),
+    /// The model's architecture is not supported by this adapter.
+    #[error("unsupported architecture {0:?}: this adapter loads llama-architecture models")]
+    UnsupportedArchitecture(String),
+    /// The hyper-parameters in the file do not describe a buildable model.
+    #[error("invalid model configuration: {0}")]
+    InvalidConfig(String),
+    /// A weight tensor is absent from the file.
+    #[error("missing tensor {0:?}")]
+    MissingTensor(String),
+    /// A weight tensor has a shape other than the configuration implies.
+    #[error("tensor {name:?} has shape {got:?}, expected {expected:?}")]
+    TensorShape {
+        /// Tensor name.
+        name: String,
+        /// Shape implied by the configuration (row-major).
+        expected: Vec<usize>,
+        /// Shape in the file (row-major).
+        got: Vec<usize>,
+    },
+    /// A weight tensor holds NaN or infinite values.
+    #[error("tensor {0:?} holds non-finite values")]
+    NonFiniteWeight(String),
+    /// The tokenizer could not be built or failed on an input.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// No compute device.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// A shared-type error (empty input, too long, bad layer, …).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<BackboneError> for CoreError {
+    fn from(e: BackboneError) -> Self {
+        match e {
+            BackboneError::Core(inner) => inner,
+            other => CoreError::backend(other),
+        }
+    }
+}

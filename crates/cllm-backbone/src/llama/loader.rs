@@ -1,0 +1,161 @@
+//! Loads a llama model from a GGUF file onto a burn device.
+//!
+//! Tensor names map from llama.cpp's onto the module tree:
+//!
+//! | GGUF | module |
+//! |---|---|
+//! | `token_embd.weight` | `embed_tokens.weight` |
+//! | `blk.N.attn_norm.weight` | `layers.N.input_layernorm.gamma` |
+//! | `blk.N.attn_q.weight` | `layers.N.self_attn.q_proj` (rows un-permuted, see below) |
+//! | `blk.N.attn_k.weight` | `layers.N.self_attn.k_proj` (rows un-permuted) |
+//! | `blk.N.attn_v.weight` | `layers.N.self_attn.v_proj` |
+//! | `blk.N.attn_output.weight` | `layers.N.self_attn.o_proj` |
+//! | `blk.N.ffn_norm.weight` | `layers.N.post_attention_layernorm.gamma` |
+//! | `blk.N.ffn_gate.weight` / `ffn_up` / `ffn_down` | `layers.N.mlp.gate_proj` / `up_proj` / `down_proj` |
+//! | `output_norm.weight` | `norm.gamma` |
+//! | `output.weight` (absent when tied) | `lm_head` |
+//!
+//! llama.cpp's converter permutes the rows of the Q and K projections so that its RoPE
+//! can rotate adjacent pairs `(2i, 2i+1)`; Hugging Face rotates `(i, i + d/2)`. Within each
+//! head, GGUF row `2i + j` is Hugging Face row `j·d/2 + i`; [`unpermute_rows`] restores the
+//! Hugging Face order, which [`RotaryTables`](super::model::RotaryTables) expects.
+
+use burn::module::Param;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use cllm_gguf::GgufFile;
+
+use super::model::{linear_from_rows, Llama, LlamaConfig};
+use crate::BackboneError;
+
+/// Reads the llama hyper-parameters from GGUF metadata (`general.architecture = llama`).
+pub fn config_from_gguf(file: &GgufFile) -> Result<LlamaConfig, BackboneError> {
+    let arch = file.get_str("general.architecture")?;
+    if arch != "llama" {
+        return Err(BackboneError::UnsupportedArchitecture(arch.to_string()));
+    }
+    let u = |key: &str| -> Result<usize, BackboneError> {
+        let v = file.get_u64(&format!("llama.{key}"))?;
+        usize::try_from(v).map_err(|_| BackboneError::InvalidConfig(format!("llama.{key} = {v}")))
+    };
+    let heads = u("attention.head_count")?;
+    let vocab = match file.get_u64("llama.vocab_size") {
+        Ok(v) => v as usize,
+        Err(_) => file.shape("token_embd.weight")?[0],
+    };
+    let config = LlamaConfig {
+        vocab_size: vocab,
+        hidden_size: u("embedding_length")?,
+        intermediate_size: u("feed_forward_length")?,
+        num_hidden_layers: u("block_count")?,
+        num_attention_heads: heads,
+        num_key_value_heads: u("attention.head_count_kv").unwrap_or(heads),
+        rope_theta: file.get_f32("llama.rope.freq_base").map(f64::from).unwrap_or(10000.0),
+        rms_norm_eps: f64::from(file.get_f32("llama.attention.layer_norm_rms_epsilon")?),
+        max_position_embeddings: u("context_length")?,
+        tie_word_embeddings: file.tensor_info("output.weight").is_err(),
+    };
+    config.validate().map_err(BackboneError::InvalidConfig)?;
+    Ok(config)
+}
+
+/// Restores Hugging Face row order of a Q or K projection `[heads·head_dim, in]` stored by
+/// llama.cpp (see the module docs).
+///
+/// ```
+/// use cllm_backbone::llama::loader::unpermute_rows;
+/// // One head of dim 4, one input column: GGUF rows are [h0, h2, h1, h3].
+/// let gguf = vec![0.0, 2.0, 1.0, 3.0];
+/// assert_eq!(unpermute_rows(&gguf, 1, 4, 1), vec![0.0, 1.0, 2.0, 3.0]);
+/// ```
+pub fn unpermute_rows(w: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut out = vec![0.0; w.len()];
+    for h in 0..heads {
+        for i in 0..half {
+            for j in 0..2 {
+                let src = (h * head_dim + 2 * i + j) * cols;
+                let dst = (h * head_dim + j * half + i) * cols;
+                out[dst..dst + cols].copy_from_slice(&w[src..src + cols]);
+            }
+        }
+    }
+    out
+}
+
+struct TensorReader<'a, B: Backend> {
+    file: &'a GgufFile,
+    device: &'a B::Device,
+}
+
+impl<B: Backend> TensorReader<'_, B> {
+    /// Dequantised values of `name`, checked against the expected row-major shape.
+    fn values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, BackboneError> {
+        let got = self
+            .file
+            .shape(name)
+            .map_err(|_| BackboneError::MissingTensor(name.into()))?;
+        if got != expected {
+            return Err(BackboneError::TensorShape {
+                name: name.into(),
+                expected: expected.to_vec(),
+                got,
+            });
+        }
+        let values = self.file.tensor_f32(name)?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(BackboneError::NonFiniteWeight(name.into()));
+        }
+        Ok(values)
+    }
+
+    fn tensor<const D: usize>(&self, values: Vec<f32>, shape: [usize; D]) -> Tensor<B, D> {
+        Tensor::from_data(TensorData::new(values, shape), self.device)
+    }
+
+    fn vector(&self, name: &str, n: usize) -> Result<Param<Tensor<B, 1>>, BackboneError> {
+        Ok(Param::from_tensor(self.tensor(self.values(name, &[n])?, [n])))
+    }
+
+    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Tensor<B, 2>, BackboneError> {
+        Ok(self.tensor(self.values(name, &[rows, cols])?, [rows, cols]))
+    }
+
+    fn qk(&self, name: &str, heads: usize, head_dim: usize, cols: usize) -> Result<Tensor<B, 2>, BackboneError> {
+        let rows = heads * head_dim;
+        let values = unpermute_rows(&self.values(name, &[rows, cols])?, heads, head_dim, cols);
+        Ok(self.tensor(values, [rows, cols]))
+    }
+}
+
+/// Builds the model of `config` with the weights of `file` (dequantised to f32).
+pub fn load_llama<B: Backend>(
+    file: &GgufFile,
+    config: &LlamaConfig,
+    device: &B::Device,
+) -> Result<Llama<B>, BackboneError> {
+    config.validate().map_err(BackboneError::InvalidConfig)?;
+    let r = TensorReader::<B> { file, device };
+    let (d, ff, hd) = (config.hidden_size, config.intermediate_size, config.head_dim());
+    let (nh, nkv) = (config.num_attention_heads, config.num_key_value_heads);
+    let mut model = config.init::<B>(device);
+    model.embed_tokens.weight = Param::from_tensor(r.matrix("token_embd.weight", config.vocab_size, d)?);
+    for (n, layer) in model.layers.iter_mut().enumerate() {
+        let name = |t: &str| format!("blk.{n}.{t}.weight");
+        let attn = &mut layer.self_attn;
+        attn.q_proj = linear_from_rows(r.qk(&name("attn_q"), nh, hd, d)?);
+        attn.k_proj = linear_from_rows(r.qk(&name("attn_k"), nkv, hd, d)?);
+        attn.v_proj = linear_from_rows(r.matrix(&name("attn_v"), nkv * hd, d)?);
+        attn.o_proj = linear_from_rows(r.matrix(&name("attn_output"), d, nh * hd)?);
+        layer.mlp.gate_proj = linear_from_rows(r.matrix(&name("ffn_gate"), ff, d)?);
+        layer.mlp.up_proj = linear_from_rows(r.matrix(&name("ffn_up"), ff, d)?);
+        layer.mlp.down_proj = linear_from_rows(r.matrix(&name("ffn_down"), d, ff)?);
+        layer.input_layernorm.gamma = r.vector(&name("attn_norm"), d)?;
+        layer.post_attention_layernorm.gamma = r.vector(&name("ffn_norm"), d)?;
+    }
+    model.norm.gamma = r.vector("output_norm.weight", d)?;
+    if !config.tie_word_embeddings {
+        model.lm_head = Some(linear_from_rows(r.matrix("output.weight", config.vocab_size, d)?));
+    }
+    Ok(model)
+}

@@ -1,0 +1,7 @@
+//! Llama-architecture models: the burn module ([`model`]) and its GGUF loader ([`loader`]).
+
+pub mod loader;
+pub mod model;
+
+pub use loader::{config_from_gguf, load_llama};
+pub use model::{Llama, LlamaConfig};

