@@ -184,6 +184,20 @@ impl<B: Backend> LlamaBackbone<B> {
         ))
     }
 
+    /// Nearest embedding row (L2) of every row of `m` by exhaustive search over the
+    /// vocabulary, without the exact-match shortcut that
+    /// [`DecodeStrategy::NearestEmbedding`] takes for rows that are exact embeddings.
+    pub fn nearest_embedding_ids(&self, m: &TokenMatrix) -> Result<Vec<u32>, CoreError> {
+        self.search_nearest(self.matrix_tensor(m)?)
+    }
+
+    fn search_nearest(&self, x: Tensor<B, 2>) -> Result<Vec<u32>, CoreError> {
+        // argmin ‖E_v − x‖² = argmax (2·E_v·x − ‖E_v‖²)
+        let et = self.model.embed_tokens.weight.val().transpose();
+        let norms = self.embedding_sq_norms.clone().unsqueeze::<2>();
+        self.argmax_rows(x, |rows| rows.matmul(et.clone()) * 2.0 - norms.clone())
+    }
+
     /// Argmax over the vocabulary of `score(rows)` for chunks of rows.
     fn argmax_rows(
         &self,
@@ -364,10 +378,7 @@ impl<B: Backend> Backbone for LlamaBackbone<B> {
                 if let Some(ids) = self.exact_rows.lookup_all(m) {
                     return Ok(ids);
                 }
-                // argmin ‖E_v − x‖² = argmax (2·E_v·x − ‖E_v‖²)
-                let et = self.model.embed_tokens.weight.val().transpose();
-                let norms = self.embedding_sq_norms.clone().unsqueeze::<2>();
-                self.argmax_rows(x, |rows| rows.matmul(et.clone()) * 2.0 - norms.clone())
+                self.search_nearest(x)
             }
             DecodeStrategy::HeadArgmax { final_norm } => self.argmax_rows(x, |rows| {
                 let logits = self.model.head_logits(rows.unsqueeze::<3>(), final_norm);

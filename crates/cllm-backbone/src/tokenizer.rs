@@ -176,7 +176,7 @@ mod tests {
             pre: Some("smollm".into()),
             tokens: tokens.iter().map(|s| s.to_string()).collect(),
             token_types: vec![1, 1, 1, 1, 1, 1, 1, 1, 1, 3],
-            merges: vec!["a b".into(), "Ġ a".into(), "Ġa b".into()],
+            merges: vec!["Ġ a".into(), "Ġa b".into(), "a b".into()],
         }
     }
 

@@ -21,6 +21,7 @@
 //! Hugging Face order, which [`RotaryTables`](super::model::RotaryTables) expects.
 
 use burn::module::Param;
+use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use cllm_gguf::GgufFile;
@@ -121,10 +122,14 @@ impl<B: Backend> TensorReader<'_, B> {
         Ok(self.tensor(self.values(name, &[rows, cols])?, [rows, cols]))
     }
 
-    fn qk(&self, name: &str, heads: usize, head_dim: usize, cols: usize) -> Result<Tensor<B, 2>, BackboneError> {
+    fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear<B>, BackboneError> {
+        Ok(linear_from_rows(&self.values(name, &[rows, cols])?, rows, cols, self.device))
+    }
+
+    fn qk(&self, name: &str, heads: usize, head_dim: usize, cols: usize) -> Result<Linear<B>, BackboneError> {
         let rows = heads * head_dim;
         let values = unpermute_rows(&self.values(name, &[rows, cols])?, heads, head_dim, cols);
-        Ok(self.tensor(values, [rows, cols]))
+        Ok(linear_from_rows(&values, rows, cols, self.device))
     }
 }
 
@@ -143,19 +148,19 @@ pub fn load_llama<B: Backend>(
     for (n, layer) in model.layers.iter_mut().enumerate() {
         let name = |t: &str| format!("blk.{n}.{t}.weight");
         let attn = &mut layer.self_attn;
-        attn.q_proj = linear_from_rows(r.qk(&name("attn_q"), nh, hd, d)?);
-        attn.k_proj = linear_from_rows(r.qk(&name("attn_k"), nkv, hd, d)?);
-        attn.v_proj = linear_from_rows(r.matrix(&name("attn_v"), nkv * hd, d)?);
-        attn.o_proj = linear_from_rows(r.matrix(&name("attn_output"), d, nh * hd)?);
-        layer.mlp.gate_proj = linear_from_rows(r.matrix(&name("ffn_gate"), ff, d)?);
-        layer.mlp.up_proj = linear_from_rows(r.matrix(&name("ffn_up"), ff, d)?);
-        layer.mlp.down_proj = linear_from_rows(r.matrix(&name("ffn_down"), d, ff)?);
+        attn.q_proj = r.qk(&name("attn_q"), nh, hd, d)?;
+        attn.k_proj = r.qk(&name("attn_k"), nkv, hd, d)?;
+        attn.v_proj = r.linear(&name("attn_v"), nkv * hd, d)?;
+        attn.o_proj = r.linear(&name("attn_output"), d, nh * hd)?;
+        layer.mlp.gate_proj = r.linear(&name("ffn_gate"), ff, d)?;
+        layer.mlp.up_proj = r.linear(&name("ffn_up"), ff, d)?;
+        layer.mlp.down_proj = r.linear(&name("ffn_down"), d, ff)?;
         layer.input_layernorm.gamma = r.vector(&name("attn_norm"), d)?;
         layer.post_attention_layernorm.gamma = r.vector(&name("ffn_norm"), d)?;
     }
     model.norm.gamma = r.vector("output_norm.weight", d)?;
     if !config.tie_word_embeddings {
-        model.lm_head = Some(linear_from_rows(r.matrix("output.weight", config.vocab_size, d)?));
+        model.lm_head = Some(r.linear("output.weight", config.vocab_size, d)?);
     }
     Ok(model)
 }

@@ -322,10 +322,27 @@ impl<B: Backend> Llama<B> {
     }
 }
 
-/// Wraps a `[out, in]` row-major weight (PyTorch/GGUF order) as a bias-free [`Linear`].
-pub(crate) fn linear_from_rows<B: Backend>(w: Tensor<B, 2>) -> Linear<B> {
+/// Wraps a `[out, in]` row-major weight (PyTorch/GGUF order) as a bias-free [`Linear`],
+/// transposing it once into burn's contiguous `[in, out]` layout so that no forward pass
+/// has to copy a strided view.
+pub(crate) fn linear_from_rows<B: Backend>(
+    w: &[f32],
+    out_features: usize,
+    in_features: usize,
+    device: &B::Device,
+) -> Linear<B> {
+    let mut t = vec![0.0f32; w.len()];
+    for (o, row) in w.chunks_exact(in_features).enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            t[i * out_features + o] = *v;
+        }
+    }
+    let weight = Tensor::from_data(
+        burn::tensor::TensorData::new(t, [in_features, out_features]),
+        device,
+    );
     Linear {
-        weight: Param::from_tensor(w.transpose()),
+        weight: Param::from_tensor(weight),
         bias: None,
     }
 }
