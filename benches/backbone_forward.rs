@@ -1,7 +1,8 @@
 //! Forward-pass throughput of the SmolLM2 backbone: a batch of 8 × 256 recipe tokens through
 //! all 30 blocks and the final norm (no LM head), the workload of
 //! `scripts/smollm2_bench_torch.py`. One warm-up run, then the median of `CLLM_BENCH_RUNS`
-//! (default 5) timed runs; prints one JSON line.
+//! (default 5) timed runs; prints one JSON line. `CLLM_BENCH_BATCH` changes the batch size,
+//! `CLLM_BENCH_BACKEND=flex` the backend.
 //!
 //! `cargo bench --bench backbone_forward` (run the PyTorch script right after it, on the
 //! same idle machine, and record both in docs/benchmarks.md).
@@ -13,7 +14,11 @@ use burn::tensor::backend::Backend;
 use cllm_backbone::LlamaBackbone;
 use cllm_core::Backbone;
 
-const BATCH: usize = 8;
+// Large tensors are allocated and freed at every op; glibc's malloc returns them to the OS
+// and page-faults them back in each time. The `cllm` binary uses mimalloc for the same reason.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEQ: usize = 256;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn bench<B: Backend>(gguf: &std::path::Path, backend: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let runs: usize = std::env::var("CLLM_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let env = |k: &str, default: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let runs = env("CLLM_BENCH_RUNS", 5);
+    let batch_size = env("CLLM_BENCH_BATCH", 8);
     let model = LlamaBackbone::<B>::from_gguf(gguf, &Default::default())?;
     let assets = cllm_corpus::fetch_assets(&Default::default())?;
     let corpus = cllm_corpus::load_corpus(&assets)?;
@@ -37,7 +44,7 @@ fn bench<B: Backend>(gguf: &std::path::Path, backend: &str) -> Result<(), Box<dy
     for doc in corpus.documents().iter().take(64) {
         stream.extend(model.tokenize(&doc.text)?);
     }
-    let batch: Vec<Vec<u32>> = (0..BATCH).map(|i| stream[i * 97..i * 97 + SEQ].to_vec()).collect();
+    let batch: Vec<Vec<u32>> = (0..batch_size).map(|i| stream[i * 97..i * 97 + SEQ].to_vec()).collect();
     let forward = || -> Result<f64, Box<dyn std::error::Error>> {
         let t = Instant::now();
         let h = model.hidden_states(&batch, model.num_layers())?;
@@ -49,9 +56,9 @@ fn bench<B: Backend>(gguf: &std::path::Path, backend: &str) -> Result<(), Box<dy
     let mut times: Vec<f64> = (0..runs).map(|_| forward()).collect::<Result<_, _>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let tokens = (BATCH * SEQ) as f64;
+    let tokens = (batch_size * SEQ) as f64;
     println!(
-        "{{\"impl\": \"cllm-backbone (burn {} {backend})\", \"batch\": {BATCH}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}}}",
+        "{{\"impl\": \"cllm-backbone (burn {} {backend})\", \"batch\": {batch_size}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}}}",
         "0.21.0",
         median * 1e3,
         times[0] * 1e3,

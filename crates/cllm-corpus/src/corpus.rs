@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use cllm_core::Document;
@@ -201,23 +201,13 @@ impl Corpus {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| CorpusError::io(dir, e))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| CorpusError::io(dir, e))?;
-        {
-            let mut w = BufWriter::new(tmp.as_file());
-            for d in &self.docs {
-                serde_json::to_writer(&mut w, d)
-                    .map_err(|e| CorpusError::io(tmp.path(), std::io::Error::other(e)))?;
-                w.write_all(b"\n")
-                    .map_err(|e| CorpusError::io(tmp.path(), e))?;
-            }
-            w.flush().map_err(|e| CorpusError::io(tmp.path(), e))?;
+        let mut bytes = Vec::new();
+        for d in &self.docs {
+            serde_json::to_writer(&mut bytes, d)
+                .map_err(|e| CorpusError::io(path, std::io::Error::other(e)))?;
+            bytes.push(b'\n');
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| CorpusError::io(tmp.path(), e))?;
-        tmp.persist(path)
-            .map_err(|e| CorpusError::io(path, e.error))?;
-        Ok(())
+        cllm_core::write_atomic(path, &bytes).map_err(|e| CorpusError::io(path, e))
     }
 
     /// Reads documents written by [`Corpus::write_jsonl`] (blank lines are ignored).

