@@ -245,3 +245,27 @@ fn malformed_model_files_give_typed_errors() {
         Err(BackboneError::Gguf(_))
     ));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Byte-level BPE is lossless: any text (within the context) survives
+        /// text → ids → layer-0 matrix → nearest embeddings → text.
+        #[test]
+        fn any_text_round_trips_at_layer_zero(text in "\\PC{1,40}") {
+            let m = model();
+            let ids = m.tokenize(&text).unwrap();
+            prop_assume!(!ids.is_empty() && ids.len() <= CONTEXT);
+            let x = m.embed_ids(&ids, 0).unwrap();
+            prop_assert_eq!(m.decode(&x, DecodeStrategy::NearestEmbedding).unwrap(), text);
+        }
+    }
+
+    fn model() -> &'static LlamaBackbone<NdArray> {
+        static M: std::sync::OnceLock<LlamaBackbone<NdArray>> = std::sync::OnceLock::new();
+        M.get_or_init(tiny)
+    }
+}
