@@ -397,11 +397,7 @@ impl BlockedPoints {
     #[inline(always)]
     fn scan<const FMA: bool>(&self, q: &[f32], k: usize) -> Vec<Neighbour> {
         let d = self.dim;
-        let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-        if k == 0 {
-            return Vec::new();
-        }
-        let mut worst = f32::INFINITY;
+        let mut best = TopK::new(k);
         for (b, block) in self.data.chunks_exact(d * LANES).enumerate() {
             let mut acc = [0.0f32; LANES];
             for (j, row) in block.chunks_exact(LANES).enumerate() {
@@ -417,19 +413,50 @@ impl BlockedPoints {
             }
             for (l, &d2) in acc.iter().enumerate() {
                 let i = b * LANES + l;
-                if (d2 < worst || best.len() < k) && i < self.n {
-                    let pos = best.partition_point(|&(x, _)| x <= d2);
-                    best.insert(pos, (d2, i as u32));
-                    if best.len() > k {
-                        best.pop();
-                    }
-                    if best.len() == k {
-                        worst = best[k - 1].0;
-                    }
+                if i < self.n {
+                    best.offer(d2, i);
                 }
             }
         }
-        best.into_iter()
+        best.into_neighbours()
+    }
+}
+
+/// The `k` smallest squared distances seen so far, sorted, with their point indices.
+struct TopK {
+    k: usize,
+    best: Vec<(f32, u32)>,
+    worst: f32,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            best: Vec::with_capacity(k + 1),
+            worst: f32::INFINITY,
+        }
+    }
+
+    /// Keeps point `i` at squared distance `d2` if it is among the `k` nearest so far.
+    #[inline(always)]
+    fn offer(&mut self, d2: f32, i: usize) {
+        if self.k == 0 || (self.best.len() == self.k && d2 >= self.worst) {
+            return;
+        }
+        let pos = self.best.partition_point(|&(x, _)| x <= d2);
+        self.best.insert(pos, (d2, i as u32));
+        if self.best.len() > self.k {
+            self.best.pop();
+        }
+        if self.best.len() == self.k {
+            self.worst = self.best[self.k - 1].0;
+        }
+    }
+
+    fn into_neighbours(self) -> Vec<Neighbour> {
+        self.best
+            .into_iter()
             .map(|(d2, i)| Neighbour {
                 index: i as usize,
                 distance: d2.sqrt(),
@@ -440,30 +467,11 @@ impl BlockedPoints {
 
 /// Exact k-NN by a linear scan keeping a sorted top-k buffer.
 fn brute_knn(points: &PointSet, q: &[f32], k: usize) -> Vec<Neighbour> {
-    if k == 0 {
-        return Vec::new();
-    }
-    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-    let mut worst = f32::INFINITY;
+    let mut best = TopK::new(k);
     for (i, p) in points.rows().enumerate() {
-        let d2 = squared_distance(p, q);
-        if best.len() < k || d2 < worst {
-            let pos = best.partition_point(|&(d, _)| d <= d2);
-            best.insert(pos, (d2, i as u32));
-            if best.len() > k {
-                best.pop();
-            }
-            if best.len() == k {
-                worst = best[k - 1].0;
-            }
-        }
+        best.offer(squared_distance(p, q), i);
     }
-    best.into_iter()
-        .map(|(d2, i)| Neighbour {
-            index: i as usize,
-            distance: d2.sqrt(),
-        })
-        .collect()
+    best.into_neighbours()
 }
 
 #[cfg(test)]
