@@ -19,7 +19,7 @@ pub const KD_TREE_DIMS: &[usize] = &[
 
 /// Largest dimension for which [`IndexKind::Auto`] picks the k-d tree; above it the brute-force
 /// scan is used. On uniform points (20,000, k = 10) the tree wins up to 8 dimensions and loses
-/// from 12 on (`examples/knn_crossover.rs`, `docs/benchmarks-void.md`).
+/// from 12 on (`examples/knn_crossover.rs`, `docs/benchmarks.md`).
 pub const AUTO_KD_TREE_MAX_DIM: usize = 10;
 
 /// Which search structure a [`KnnIndex`] uses.
