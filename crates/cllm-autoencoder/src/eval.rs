@@ -1,0 +1,116 @@
+//! Reconstruction quality: token accuracy and exact-text rate.
+//!
+//! A restored row decodes to the entry of `V` with the highest tied-head score
+//! `restored · E_v` (the learned scale does not change an argmax). A text's decoded
+//! tokens end at the first padding/end token.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AutoencoderError, Result};
+use crate::model::CllmModel;
+
+/// Token accuracy and exact-text rate of a set of texts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct EvalReport {
+    /// Texts evaluated.
+    pub texts: usize,
+    /// Content tokens evaluated.
+    pub tokens: usize,
+    /// Fraction of content tokens restored exactly.
+    pub token_accuracy: f64,
+    /// Fraction of texts whose every token and whose end are restored exactly.
+    pub exact_text_rate: f64,
+}
+
+/// `[b, L, d]` input rows and `[b, L]` padding mask for texts given as `V` indices.
+pub(crate) fn input_tensors<B: Backend>(
+    e_v: &Tensor<B, 2>,
+    rows: &[usize],
+    lens: &[usize],
+    max_len: usize,
+) -> (Tensor<B, 3>, Tensor<B, 2, Bool>) {
+    let device = e_v.device();
+    let b = lens.len();
+    let [_, d] = e_v.dims();
+    let idx: Vec<i64> = rows.iter().map(|&v| v as i64).collect();
+    let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [rows.len()]), &device);
+    let x = e_v.clone().select(0, idx).reshape([b, max_len, d]);
+    let mask: Vec<bool> = lens
+        .iter()
+        .flat_map(|&n| (0..max_len).map(move |p| p >= n))
+        .collect();
+    let mask = Tensor::<B, 2, Bool>::from_data(TensorData::new(mask, [b, max_len]), &device);
+    (x, mask)
+}
+
+/// Argmax over `V` of every restored row: `[b, L, d]` → `b` vectors of `L` indices.
+pub(crate) fn nearest_in_vocab<B: Backend>(restored: Tensor<B, 3>, e_v: &Tensor<B, 2>) -> Result<Vec<Vec<usize>>> {
+    let [b, l, d] = restored.dims();
+    let scores = restored.reshape([b * l, d]).matmul(e_v.clone().transpose());
+    let ids = scores
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .map_err(|e| AutoencoderError::Tensor(format!("{e:?}")))?;
+    Ok(ids.chunks(l).map(|c| c.iter().map(|&v| v as usize).collect()).collect())
+}
+
+/// Encodes and decodes `texts` (as `V` indices, each at most `max_len` long) in batches
+/// and scores the reconstruction. Returns the report and the predicted indices per text.
+pub fn evaluate<B: Backend>(
+    model: &CllmModel<B>,
+    e_v: &Tensor<B, 2>,
+    pad: usize,
+    max_len: usize,
+    texts: &[&[usize]],
+    batch_size: usize,
+) -> Result<(EvalReport, Vec<Vec<usize>>)> {
+    let mut correct = 0usize;
+    let mut tokens = 0usize;
+    let mut exact = 0usize;
+    let mut predictions = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(batch_size.max(1)) {
+        let mut rows = vec![pad; chunk.len() * max_len];
+        let mut lens = Vec::with_capacity(chunk.len());
+        for (b, t) in chunk.iter().enumerate() {
+            if t.len() > max_len {
+                return Err(AutoencoderError::TooLong {
+                    index: b,
+                    len: t.len(),
+                    max: max_len,
+                });
+            }
+            rows[b * max_len..b * max_len + t.len()].copy_from_slice(t);
+            lens.push(t.len());
+        }
+        let (x, mask) = input_tensors(e_v, &rows, &lens, max_len);
+        let restored = model.decode(model.encode(x, Some(mask)));
+        let pred = nearest_in_vocab(restored, e_v)?;
+        for (t, p) in chunk.iter().zip(pred) {
+            let ok = t.iter().zip(&p).filter(|(a, b)| a == b).count();
+            correct += ok;
+            tokens += t.len();
+            let ends = t.len() >= max_len || p[t.len()] == pad;
+            if ok == t.len() && ends {
+                exact += 1;
+            }
+            predictions.push(p);
+        }
+    }
+    let report = EvalReport {
+        texts: texts.len(),
+        tokens,
+        token_accuracy: correct as f64 / tokens.max(1) as f64,
+        exact_text_rate: exact as f64 / texts.len().max(1) as f64,
+    };
+    Ok((report, predictions))
+}
+
+/// The tokens of a decoded text: everything before the first `pad`.
+pub fn until_pad(pred: &[usize], pad: usize) -> &[usize] {
+    let end = pred.iter().position(|&p| p == pad).unwrap_or(pred.len());
+    &pred[..end]
+}

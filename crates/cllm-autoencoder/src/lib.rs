@@ -1,0 +1,74 @@
+//! # cllm-autoencoder
+//!
+//! The CLLM of **cllm**: a staged transformer autoencoder that folds a text's whole
+//! layer-0 token matrix `[L × d]` into one text vector of `k` floats (8–64) and a mirrored
+//! decoder that restores the matrix, so that the backbone turns it back into the text.
+//! Written in [burn], generic over the backend: CPU ([`burn::backend::NdArray`]) by
+//! default, wgpu and CUDA behind the `wgpu` / `cuda` features.
+//!
+//! - [`config`]: the architecture as data ([`CllmConfig`], presets k = 8, 16, 32, 64 and
+//!   reduced CPU presets, per-stage size report);
+//! - [`model`]: the network ([`CllmModel`]);
+//! - [`loss`]: tied-head cross-entropy over the corpus vocabulary + MSE, optional cosine,
+//!   clustering and smoothness terms;
+//! - [`vocab`]: the corpus vocabulary with its embedding rows ([`VocabTable`]);
+//! - [`cache`]: the corpus tokenized once ([`TokenCache`]) and its seeded split;
+//! - [`batch`]: length-bucketed seeded batching;
+//! - [`train`](mod@train): the training loop with checkpoints, resume and fine-tuning;
+//! - [`eval`]: token accuracy and exact-text rate;
+//! - [`codec`]: [`Cllm`], the `encode` / `decode` API on [`TokenMatrix`](cllm_core::TokenMatrix)
+//!   and [`TextVector`](cllm_core::TextVector);
+//! - [`export`]: `cllm encode` for a corpus.
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use cllm_autoencoder::{CachedText, CllmConfig, RunControl, StageConfig, TokenCache, TrainData, TrainOptions, train};
+//!
+//! // a toy corpus: 8 texts over a 12-token vocabulary with 4-wide embeddings
+//! let table: Vec<f32> = (0..12 * 4).map(|v| ((v * 7 % 11) as f32 - 5.0) / 5.0).collect();
+//! let texts = (0..8).map(|i| CachedText { id: format!("t{i}"), family: None, ids: vec![1 + i as u32, 2, 3], full_len: 3 }).collect();
+//! let cache = TokenCache::from_texts("toy", 8, 0, texts)?;
+//! let data = TrainData::new(cache, None, &table, 4)?;
+//! let opts = TrainOptions {
+//!     model: CllmConfig::new(4, 8, 8, 4, vec![StageConfig::new(1, 4, 4)]).with_heads(2),
+//!     batch_size: 4, max_steps: 3, warmup_steps: 1, eval_every: 0, progress: false,
+//!     ..Default::default()
+//! };
+//! let dir = tempfile::tempdir()?;
+//! let report = train::<Autodiff<NdArray>>(&data, &opts, dir.path(), &Default::default(), &RunControl::default())?;
+//! assert_eq!(report.steps, 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod batch;
+pub mod cache;
+pub mod codec;
+pub mod config;
+mod error;
+pub mod eval;
+pub mod export;
+pub mod loss;
+pub mod model;
+mod persist;
+pub mod train;
+pub mod vocab;
+
+pub use cache::{CachedText, Split, SplitOptions, TokenCache};
+pub use codec::Cllm;
+pub use config::{CllmConfig, StageConfig, StageSummary};
+pub use error::{AutoencoderError, Result};
+pub use eval::{evaluate, EvalReport};
+pub use export::{encode_corpus, write_vectors};
+pub use loss::LossConfig;
+pub use model::CllmModel;
+pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};
+pub use vocab::VocabTable;
+
+/// The CPU training backend: autodiff over NdArray.
+#[cfg(feature = "ndarray")]
+pub type CpuTrainBackend = burn::backend::Autodiff<burn::backend::NdArray>;
+
+/// The training backend picked by cargo features (`cuda` > `wgpu` > `ndarray`), over the
+/// backbone crate's [`DefaultBackend`](cllm_backbone::device::DefaultBackend).
+pub type DefaultTrainBackend = burn::backend::Autodiff<cllm_backbone::device::DefaultBackend>;

@@ -1,0 +1,130 @@
+//! The training objective.
+//!
+//! `loss = CE(exp(s) · restored · E_Cᵀ, ids) + mse_weight · MSE(restored, E[ids])
+//!        + cosine_weight · (1 − cos(restored, E[ids]))
+//!        + cluster_weight · clustering(z)`
+//!
+//! - **Token term** (always on): cross-entropy through the backbone's tied head with a
+//!   learned scale `s`, as in the pilot. The softmax is restricted to the corpus vocabulary
+//!   `V` (`C = V`), or with [`LossConfig::negatives`] to the batch's own targets plus that
+//!   many uniformly sampled entries of `V` (a sampled softmax, much cheaper on CPU). It
+//!   covers every text's content and its first padding position (the end marker the
+//!   decoder learns to place); later padding positions are covered by the MSE only.
+//! - **Matrix terms**: MSE over all positions (padding rows target the pad embedding), and
+//!   an optional per-token cosine term.
+//! - **Clustering term** (off by default): the method's reward for vectors drawing together
+//!   so that empty space appears between groups: the mean squared distance of each text
+//!   vector to its nearest neighbour in the batch, divided by the mean squared distance
+//!   between all pairs. Scale-free, so it cannot be met by shrinking every vector; it is
+//!   small when the batch forms tight clumps far apart.
+//! - **Smoothness** (off by default): Gaussian noise on the text vector before decoding,
+//!   `z + σ · std_batch(z) · ε` (σ = [`LossConfig::latent_noise`], std per dimension,
+//!   not differentiated), so that the decoder must map a neighbourhood of each training
+//!   vector to the same text and points between data decode to sense.
+
+use burn::config::Config;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+
+/// Weights and switches of the objective (see the module docs).
+#[derive(Config, Debug, PartialEq)]
+pub struct LossConfig {
+    /// Weight of the MSE between restored and true rows.
+    #[config(default = 0.1)]
+    pub mse_weight: f64,
+    /// Weight of the per-token cosine distance (0 = off).
+    #[config(default = 0.0)]
+    pub cosine_weight: f64,
+    /// Sampled negatives per batch for the token term (`None` = full corpus vocabulary).
+    #[config(default = "None")]
+    pub negatives: Option<usize>,
+    /// Weight of the clustering term (0 = off).
+    #[config(default = 0.0)]
+    pub cluster_weight: f64,
+    /// Relative std σ of the Gaussian noise on the text vector (0 = off).
+    #[config(default = 0.0)]
+    pub latent_noise: f64,
+}
+
+/// Token cross-entropy of `rows` (`[n, d]`) against candidate rows `cand` (`[c, d]`)
+/// with scale `scale` (`[1]`) and `targets` (`[n]` positions in `cand`). Also returns the
+/// argmax predictions.
+pub fn tied_head_ce<B: Backend>(
+    rows: Tensor<B, 2>,
+    cand: Tensor<B, 2>,
+    scale: Tensor<B, 1>,
+    targets: Tensor<B, 1, Int>,
+) -> (Tensor<B, 1>, Tensor<B, 1, Int>) {
+    let [n, _] = rows.dims();
+    let logits = rows.matmul(cand.transpose()) * scale.unsqueeze::<2>();
+    let predicted = logits.clone().argmax(1).reshape([n]);
+    let logp = log_softmax(logits, 1);
+    let picked = logp.gather(1, targets.reshape([n, 1]));
+    (picked.mean().neg(), predicted)
+}
+
+/// The clustering term: mean nearest-neighbour squared distance over mean pairwise squared
+/// distance within the batch `z` (`[b, k]`, `b ≥ 2`).
+pub fn clustering_term<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 1> {
+    let [b, _] = z.dims();
+    let sq = z.clone().square().sum_dim(1); // [b, 1]
+    let d = (sq.clone() + sq.transpose() - z.clone().matmul(z.transpose()) * 2.0).clamp_min(0.0);
+    let eye = Tensor::<B, 2>::eye(b, &d.device()).bool();
+    let mean_all = d.clone().sum() / ((b * (b - 1)).max(1) as f64);
+    let nn = d.mask_fill(eye, f32::MAX).min_dim(1).mean();
+    nn / (mean_all + 1e-6)
+}
+
+/// Per-token cosine distance `1 − cos(a, b)` averaged over rows (`[n, d]`).
+pub fn cosine_distance<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1> {
+    let dot = (a.clone() * b.clone()).sum_dim(1);
+    let na = a.square().sum_dim(1).sqrt();
+    let nb = b.square().sum_dim(1).sqrt();
+    (dot / (na * nb + 1e-8)).neg().add_scalar(1.0).mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+    use burn::tensor::TensorData;
+
+    type B = NdArray;
+
+    #[test]
+    fn ce_is_low_for_exact_rows_and_predicts_them() {
+        let dev = Default::default();
+        let e = Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0, -1.0, 0.0], [3, 2]), &dev);
+        let rows = e.clone().select(0, Tensor::<B, 1, Int>::from_data([2, 0], &dev));
+        let t = Tensor::<B, 1, Int>::from_data([2, 0], &dev);
+        let (ce, pred) = tied_head_ce(rows.clone(), e.clone(), Tensor::from_data([20.0f32], &dev), t.clone());
+        assert!(ce.into_scalar() < 1e-3);
+        assert_eq!(pred.into_data().convert::<i64>().to_vec::<i64>().unwrap(), vec![2, 0]);
+        let wrong = Tensor::<B, 1, Int>::from_data([1, 1], &dev);
+        let (ce_wrong, _) = tied_head_ce(rows, e, Tensor::from_data([20.0f32], &dev), wrong);
+        assert!(ce_wrong.into_scalar() > 1.0);
+    }
+
+    #[test]
+    fn clustering_term_rewards_clumps() {
+        let dev = Default::default();
+        let clumped = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.1, 0.0, 5.0, 5.0, 5.1, 5.0], [4, 2]), &dev);
+        let spread = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 5.0, 0.0, 0.0, 5.0, 5.0, 5.0], [4, 2]), &dev);
+        let a = clustering_term(clumped).into_scalar();
+        let b = clustering_term(spread).into_scalar();
+        assert!(a < b, "{a} !< {b}");
+        // scale-free
+        let s = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 50.0, 0.0, 0.0, 50.0, 50.0, 50.0], [4, 2]), &dev);
+        assert!((clustering_term(s).into_scalar() - b).abs() < 1e-4);
+    }
+
+    #[test]
+    fn cosine_distance_is_zero_for_parallel_rows() {
+        let dev = Default::default();
+        let a = Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0], [2, 2]), &dev);
+        let b = a.clone() * 3.0;
+        assert!(cosine_distance(a.clone(), b).into_scalar().abs() < 1e-6);
+        assert!(cosine_distance(a.clone(), a.neg()).into_scalar() > 1.9);
+    }
+}

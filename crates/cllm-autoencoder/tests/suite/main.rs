@@ -1,0 +1,8 @@
+//! The integration suite, as one test binary (one monomorphisation of the training loop
+//! instead of one per file keeps the build short).
+
+mod codec;
+mod common;
+mod learning;
+mod resume;
+mod smollm2_rows;

@@ -1,0 +1,75 @@
+//! `cllm encode`: text vectors of the corpus from a trained CLLM, into the vector store.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cllm_autoencoder::{encode_corpus, Cllm};
+use cllm_backbone::{device, LlamaBackbone};
+use cllm_core::Document;
+use cllm_void::{ModelKey, VectorStore};
+use sha2::{Digest, Sha256};
+
+use crate::{AssetArgs, CmdResult};
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    assets: AssetArgs,
+    /// A trained CLLM: the `model` directory a training run writes (config.json, model.mpk,
+    /// vocab.safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// The vector store (SQLite file; created if absent).
+    #[arg(long, default_value = "cllm-out/vectors.sqlite")]
+    store: PathBuf,
+    /// Collection to fill (default: the model directory's parent name).
+    #[arg(long)]
+    collection: Option<String>,
+    /// Only documents of this family (e.g. soup).
+    #[arg(long)]
+    family: Option<String>,
+    /// Only the first N documents.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Also write the vectors as safetensors (`vectors` [n × k], ids in the metadata).
+    #[arg(long)]
+    safetensors: Option<PathBuf>,
+}
+
+pub fn run(args: EncodeArgs) -> CmdResult {
+    let paths = args.assets.resolve()?;
+    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let docs: Vec<Document> = corpus
+        .iter()
+        .filter(|d| args.family.as_deref().is_none_or(|f| d.has_tag("family", f)))
+        .take(args.limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    if docs.is_empty() {
+        return Err("no documents to encode".into());
+    }
+    let dev = device::default_device()?;
+    let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+    let cllm = Cllm::<device::DefaultBackend>::load(&args.model, &dev)?;
+    let weights = args.model.join(cllm_autoencoder::codec::files::MODEL);
+    let checksum = hex::encode(Sha256::digest(std::fs::read(&weights).map_err(|e| format!("reading {}: {e}", weights.display()))?));
+    let collection = args.collection.clone().unwrap_or_else(|| {
+        let dir = args.model.canonicalize().unwrap_or_else(|_| args.model.clone());
+        let run = dir.parent().and_then(|p| p.file_name()).or(dir.file_name());
+        run.map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cllm".into())
+    });
+    let pairs = encode_corpus(&cllm, &docs, &backbone, args.safetensors.as_deref())?;
+    if let Some(dir) = args.store.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut store = VectorStore::open(&args.store)?;
+    let key = ModelKey::new(format!("cllm:{}", args.model.display()), cllm.config().k, checksum);
+    store.create_collection(&collection, &key)?;
+    let stats = store.bulk_insert(&collection, pairs, 256, true)?;
+    println!(
+        "encoded {} documents into collection {collection:?} of {} ({stats:?})",
+        docs.len(),
+        args.store.display()
+    );
+    Ok(())
+}
