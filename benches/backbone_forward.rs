@@ -32,8 +32,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-fn bench<B: Backend>(gguf: &std::path::Path, backend: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let env = |k: &str, default: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+fn bench<B: Backend>(
+    gguf: &std::path::Path,
+    backend: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let env = |k: &str, default: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let runs = env("CLLM_BENCH_RUNS", 5);
     let batch_size = env("CLLM_BENCH_BATCH", 8);
     let model = LlamaBackbone::<B>::from_gguf(gguf, &Default::default())?;
@@ -44,7 +52,9 @@ fn bench<B: Backend>(gguf: &std::path::Path, backend: &str) -> Result<(), Box<dy
     for doc in corpus.documents().iter().take(64) {
         stream.extend(model.tokenize(&doc.text)?);
     }
-    let batch: Vec<Vec<u32>> = (0..batch_size).map(|i| stream[i * 97..i * 97 + SEQ].to_vec()).collect();
+    let batch: Vec<Vec<u32>> = (0..batch_size)
+        .map(|i| stream[i * 97..i * 97 + SEQ].to_vec())
+        .collect();
     let forward = || -> Result<f64, Box<dyn std::error::Error>> {
         let t = Instant::now();
         let h = model.hidden_states(&batch, model.num_layers())?;

@@ -8,8 +8,8 @@
 //! softmax (no sampled negatives). Prints one JSON line; the first 2 steps are excluded.
 
 use cllm_autoencoder::{
-    train, CachedText, CllmConfig, DefaultTrainBackend, RunControl, TokenCache, TrainData, TrainOptions,
-    VocabTable,
+    train, CachedText, CllmConfig, DefaultTrainBackend, RunControl, TokenCache, TrainData,
+    TrainOptions, VocabTable,
 };
 use rand::{Rng, SeedableRng};
 
@@ -27,7 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = CllmConfig::preset(&preset)?;
     let (l, d) = (model.max_len, model.input_width);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let table: Vec<f32> = (0..vocab * d).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+    let table: Vec<f32> = (0..vocab * d)
+        .map(|_| rng.random_range(-0.1f32..0.1))
+        .collect();
     let texts = (0..batch * 4)
         .map(|i| CachedText {
             id: format!("t{i}"),
@@ -58,10 +60,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let dir = tempfile::tempdir()?;
-    let report = train::<DefaultTrainBackend>(&data, &opts, dir.path(), &Default::default(), &RunControl::default())?;
+    let report = train::<DefaultTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )?;
     let h = &report.state.history;
     let skip = 2.min(h.len().saturating_sub(2));
-    let t0 = if skip == 0 { 0.0 } else { h[skip - 1].elapsed_s };
+    let t0 = if skip == 0 {
+        0.0
+    } else {
+        h[skip - 1].elapsed_s
+    };
     let timed = h.len() - skip;
     let step_s = (h[h.len() - 1].elapsed_s - t0) / timed as f64;
     println!(

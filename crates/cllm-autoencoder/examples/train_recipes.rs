@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use cllm_autoencoder::{
-    train, Cllm, CllmConfig, DefaultTrainBackend, LossConfig, RunControl, TokenCache, TrainData, TrainOptions,
+    train, Cllm, CllmConfig, DefaultTrainBackend, LossConfig, RunControl, TokenCache, TrainData,
+    TrainOptions,
 };
 use cllm_backbone::{device, LlamaBackbone};
 use cllm_core::Backbone;
@@ -40,7 +41,9 @@ impl Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args(std::env::args().collect());
@@ -52,7 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(d) = args.get("--dropout") {
         model.dropout = d;
     }
-    let out: PathBuf = args.get("--out").unwrap_or_else(|| PathBuf::from(format!("runs/{preset}")));
+    let out: PathBuf = args
+        .get("--out")
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{preset}")));
     let mut loss = LossConfig::new();
     loss.negatives = args.get("--negatives");
     loss.latent_noise = args.get("--latent-noise").unwrap_or(0.0);
@@ -113,12 +118,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let family: Option<String> = args.get("--family");
     let (cache, replay) = match &family {
         Some(f) => {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                cache.texts.iter().cloned().partition(|t| t.family.as_deref() == Some(f.as_str()));
+            let (mine, rest): (Vec<_>, Vec<_>) = cache
+                .texts
+                .iter()
+                .cloned()
+                .partition(|t| t.family.as_deref() == Some(f.as_str()));
             opts.split.held_out_families.retain(|h| h != f);
             (
                 TokenCache::from_texts(cache.backbone.clone(), cache.max_len, pad_id, mine)?,
-                Some(TokenCache::from_texts(cache.backbone.clone(), cache.max_len, pad_id, rest)?),
+                Some(TokenCache::from_texts(
+                    cache.backbone.clone(),
+                    cache.max_len,
+                    pad_id,
+                    rest,
+                )?),
             )
         }
         None => (cache, None),
@@ -133,7 +146,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("corpus vocabulary |V| = {}", data.vocab.len());
     {
         let probe = cllm_autoencoder::CllmModel::<Inner>::new(&opts.model, &dev)?;
-        eprintln!("model: {} parameters, {:.0}x overall", probe.num_params(), opts.model.total_factor());
+        eprintln!(
+            "model: {} parameters, {:.0}x overall",
+            probe.num_params(),
+            opts.model.total_factor()
+        );
         for s in opts.model.stage_report() {
             eprintln!("  {s}");
         }
@@ -159,18 +176,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let split = data.cache.split(&opts.split);
     let max_eval: usize = args.get("--final-eval-texts").unwrap_or(256);
     let ids = |idx: &[usize]| -> Vec<Vec<u32>> {
-        idx.iter().take(max_eval).map(|&i| data.cache.texts[i].ids.clone()).collect()
+        idx.iter()
+            .take(max_eval)
+            .map(|&i| data.cache.texts[i].ids.clone())
+            .collect()
     };
-    let mut groups = vec![("train".to_string(), ids(&split.train)), ("val".to_string(), ids(&split.val))];
+    let mut groups = vec![
+        ("train".to_string(), ids(&split.train)),
+        ("val".to_string(), ids(&split.val)),
+    ];
     groups.extend(split.held_out.iter().map(|(k, v)| (k.clone(), ids(v))));
     let mut results = serde_json::Map::new();
-    println!("{:<8} {:>6} {:>9} {:>7}", "split", "texts", "tokenAcc", "exact");
+    println!(
+        "{:<8} {:>6} {:>9} {:>7}",
+        "split", "texts", "tokenAcc", "exact"
+    );
     for (name, texts) in &groups {
         if texts.is_empty() {
             continue;
         }
         let (r, decoded) = cllm.evaluate_ids(texts)?;
-        println!("{:<8} {:>6} {:>9.4} {:>7.4}", name, r.texts, r.token_accuracy, r.exact_text_rate);
+        println!(
+            "{:<8} {:>6} {:>9.4} {:>7.4}",
+            name, r.texts, r.token_accuracy, r.exact_text_rate
+        );
         let example = backbone.detokenize(&decoded[0])?;
         let original = backbone.detokenize(&texts[0])?;
         results.insert(

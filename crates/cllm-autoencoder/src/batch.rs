@@ -80,7 +80,13 @@ impl HostBatch {
     /// Builds a batch of texts given as `V` indices, padding with `pad`. With
     /// `corrupt > 0`, that fraction of content tokens of the *input* is replaced by the pad
     /// row (denoising), drawn from `rng`.
-    pub fn new(texts: &[&[usize]], max_len: usize, pad: usize, corrupt: f64, rng: &mut impl Rng) -> Self {
+    pub fn new(
+        texts: &[&[usize]],
+        max_len: usize,
+        pad: usize,
+        corrupt: f64,
+        rng: &mut impl Rng,
+    ) -> Self {
         let size = texts.len();
         let mut target = vec![pad; size * max_len];
         let mut lens = Vec::with_capacity(size);
@@ -113,7 +119,11 @@ impl HostBatch {
     /// Targets of the first `head_positions` positions of every text, flattened.
     pub fn head_targets(&self) -> Vec<usize> {
         (0..self.size)
-            .flat_map(|b| self.target[b * self.max_len..b * self.max_len + self.head_positions].iter().copied())
+            .flat_map(|b| {
+                self.target[b * self.max_len..b * self.max_len + self.head_positions]
+                    .iter()
+                    .copied()
+            })
             .collect()
     }
 
@@ -129,7 +139,12 @@ impl HostBatch {
 /// Candidate rows for a sampled softmax: every target of the batch plus `negatives`
 /// random other entries of `V` (`vocab` entries), sorted. Returns the candidates and the
 /// targets remapped to positions among them.
-pub fn sampled_candidates(targets: &[usize], vocab: usize, negatives: usize, rng: &mut impl Rng) -> (Vec<usize>, Vec<usize>) {
+pub fn sampled_candidates(
+    targets: &[usize],
+    vocab: usize,
+    negatives: usize,
+    rng: &mut impl Rng,
+) -> (Vec<usize>, Vec<usize>) {
     let mut cand: Vec<usize> = targets.to_vec();
     for _ in 0..negatives {
         cand.push(rng.random_range(0..vocab));

@@ -63,9 +63,16 @@ pub struct TokenCache {
 
 impl TokenCache {
     /// Wraps already tokenized texts, checking that none is empty or longer than `max_len`.
-    pub fn from_texts(backbone: impl Into<String>, max_len: usize, pad_id: u32, texts: Vec<CachedText>) -> Result<Self> {
+    pub fn from_texts(
+        backbone: impl Into<String>,
+        max_len: usize,
+        pad_id: u32,
+        texts: Vec<CachedText>,
+    ) -> Result<Self> {
         if max_len == 0 {
-            return Err(AutoencoderError::InvalidConfig("max_len must be positive".into()));
+            return Err(AutoencoderError::InvalidConfig(
+                "max_len must be positive".into(),
+            ));
         }
         for (i, t) in texts.iter().enumerate() {
             if t.ids.is_empty() {
@@ -89,7 +96,12 @@ impl TokenCache {
 
     /// Tokenizes `docs` with `backbone` (layer 0), truncating to `max_len` tokens. Empty
     /// texts are skipped with a warning.
-    pub fn build(docs: &[Document], backbone: &dyn Backbone, max_len: usize, pad_id: u32) -> Result<Self> {
+    pub fn build(
+        docs: &[Document],
+        backbone: &dyn Backbone,
+        max_len: usize,
+        pad_id: u32,
+    ) -> Result<Self> {
         let mut texts = Vec::with_capacity(docs.len());
         for d in docs {
             let mut ids = backbone.tokenize(&d.text)?;
@@ -121,7 +133,11 @@ impl TokenCache {
 
     /// The distinct token ids used by the texts (without the pad id unless a text uses it).
     pub fn used_ids(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.texts.iter().flat_map(|t| t.ids.iter().copied()).collect();
+        let mut v: Vec<u32> = self
+            .texts
+            .iter()
+            .flat_map(|t| t.ids.iter().copied())
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -129,7 +145,11 @@ impl TokenCache {
 
     /// Fraction of texts longer than `max_len` (truncated).
     pub fn truncated_fraction(&self) -> f64 {
-        let n = self.texts.iter().filter(|t| t.full_len > self.max_len).count();
+        let n = self
+            .texts
+            .iter()
+            .filter(|t| t.full_len > self.max_len)
+            .count();
         n as f64 / self.len().max(1) as f64
     }
 
@@ -146,17 +166,32 @@ impl TokenCache {
         let offsets: Vec<u8> = offsets.iter().flat_map(|v| v.to_le_bytes()).collect();
         let fmt = |e: safetensors::SafeTensorError| AutoencoderError::format(path, e.to_string());
         let views = vec![
-            ("ids", TensorView::new(Dtype::U32, vec![flat.len() / 4], &flat).map_err(fmt)?),
-            ("offsets", TensorView::new(Dtype::U32, vec![self.len() + 1], &offsets).map_err(fmt)?),
+            (
+                "ids",
+                TensorView::new(Dtype::U32, vec![flat.len() / 4], &flat).map_err(fmt)?,
+            ),
+            (
+                "offsets",
+                TensorView::new(Dtype::U32, vec![self.len() + 1], &offsets).map_err(fmt)?,
+            ),
         ];
         let meta = CacheMeta {
             backbone: self.backbone.clone(),
             max_len: self.max_len,
             pad_id: self.pad_id,
-            docs: self.texts.iter().map(|t| (t.id.clone(), t.family.clone(), t.full_len)).collect(),
+            docs: self
+                .texts
+                .iter()
+                .map(|t| (t.id.clone(), t.family.clone(), t.full_len))
+                .collect(),
         };
-        let meta_json = serde_json::to_string(&meta).map_err(|e| AutoencoderError::format(path, e.to_string()))?;
-        let bytes = safetensors::serialize(views, Some(HashMap::from([("cllm".to_string(), meta_json)]))).map_err(fmt)?;
+        let meta_json = serde_json::to_string(&meta)
+            .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
+        let bytes = safetensors::serialize(
+            views,
+            Some(HashMap::from([("cllm".to_string(), meta_json)])),
+        )
+        .map_err(fmt)?;
         cllm_core::write_atomic(path, &bytes).map_err(|e| AutoencoderError::io(path, e))
     }
 
@@ -164,7 +199,8 @@ impl TokenCache {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
         let fmt = |d: String| AutoencoderError::format(path, d);
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
+        let (_, header) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
         let meta_json = header
             .metadata()
             .as_ref()
@@ -197,8 +233,11 @@ impl TokenCache {
     /// its family's held-out group; of the rest, a seeded `opts.val_fraction` is the
     /// validation split and the remainder the training split. Indices are sorted.
     pub fn split(&self, opts: &SplitOptions) -> Split {
-        let mut held_out: BTreeMap<String, Vec<usize>> =
-            opts.held_out_families.iter().map(|f| (f.clone(), Vec::new())).collect();
+        let mut held_out: BTreeMap<String, Vec<usize>> = opts
+            .held_out_families
+            .iter()
+            .map(|f| (f.clone(), Vec::new()))
+            .collect();
         let mut rest = Vec::new();
         for (i, t) in self.texts.iter().enumerate() {
             match t.family.as_ref().and_then(|f| held_out.get_mut(f)) {
@@ -212,7 +251,11 @@ impl TokenCache {
         let mut train = rest[n_val..].to_vec();
         val.sort_unstable();
         train.sort_unstable();
-        Split { train, val, held_out }
+        Split {
+            train,
+            val,
+            held_out,
+        }
     }
 }
 
@@ -250,7 +293,10 @@ pub struct Split {
 }
 
 /// Reads a 1-d u32 tensor from safetensors.
-pub(crate) fn read_u32(st: &safetensors::SafeTensors<'_>, name: &str) -> std::result::Result<Vec<u32>, String> {
+pub(crate) fn read_u32(
+    st: &safetensors::SafeTensors<'_>,
+    name: &str,
+) -> std::result::Result<Vec<u32>, String> {
     let view = st.tensor(name).map_err(|e| e.to_string())?;
     if view.dtype() != Dtype::U32 || view.shape().len() != 1 {
         return Err(format!("{name} must be a 1-d u32 tensor"));

@@ -60,14 +60,24 @@ pub struct Cllm<B: Backend> {
 
 impl<B: Backend> Cllm<B> {
     /// A freshly initialised model (backend seeded with `seed`).
-    pub fn new(config: CllmConfig, vocab: VocabTable, seed: u64, device: &B::Device) -> Result<Self> {
+    pub fn new(
+        config: CllmConfig,
+        vocab: VocabTable,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self> {
         B::seed(device, seed);
         let model = CllmModel::new(&config, device)?;
         Self::from_parts(config, model, vocab, device)
     }
 
     /// Wraps a model with its config and vocabulary.
-    pub fn from_parts(config: CllmConfig, model: CllmModel<B>, vocab: VocabTable, device: &B::Device) -> Result<Self> {
+    pub fn from_parts(
+        config: CllmConfig,
+        model: CllmModel<B>,
+        vocab: VocabTable,
+        device: &B::Device,
+    ) -> Result<Self> {
         if vocab.width() != config.input_width {
             return Err(AutoencoderError::WrongWidth {
                 what: "vocabulary rows",
@@ -205,7 +215,10 @@ impl<B: Backend> Cllm<B> {
             .map_err(|e| AutoencoderError::Tensor(format!("{e:?}")))?;
         values
             .chunks(k)
-            .map(|c| TextVector::new(c.to_vec()).map_err(|_| AutoencoderError::NonFinite("encoded text vector")))
+            .map(|c| {
+                TextVector::new(c.to_vec())
+                    .map_err(|_| AutoencoderError::NonFinite("encoded text vector"))
+            })
             .collect()
     }
 
@@ -224,7 +237,10 @@ impl<B: Backend> Cllm<B> {
 
     fn restore(&self, vectors: &[TextVector]) -> Tensor<B, 3> {
         let k = self.config.k;
-        let data: Vec<f32> = vectors.iter().flat_map(|v| v.as_slice().iter().copied()).collect();
+        let data: Vec<f32> = vectors
+            .iter()
+            .flat_map(|v| v.as_slice().iter().copied())
+            .collect();
         let z = Tensor::<B, 2>::from_data(TensorData::new(data, [vectors.len(), k]), &self.device);
         self.model.decode(z)
     }
@@ -273,14 +289,28 @@ impl<B: Backend> Cllm<B> {
     /// Encodes and decodes texts given as token ids and scores the reconstruction
     /// (token accuracy, exact-text rate). Returns the decoded ids (before the end token).
     pub fn evaluate_ids(&self, texts: &[Vec<u32>]) -> Result<(crate::EvalReport, Vec<Vec<u32>>)> {
-        let indexed: Vec<Vec<usize>> = texts.iter().map(|t| self.vocab.indices_of(t)).collect::<Result<_>>()?;
+        let indexed: Vec<Vec<usize>> = texts
+            .iter()
+            .map(|t| self.vocab.indices_of(t))
+            .collect::<Result<_>>()?;
         let refs: Vec<&[usize]> = indexed.iter().map(Vec::as_slice).collect();
         let pad = self.vocab.pad_index();
-        let (report, pred) =
-            crate::eval::evaluate(&self.model, &self.e_v, pad, self.config.max_len, &refs, self.batch_size)?;
+        let (report, pred) = crate::eval::evaluate(
+            &self.model,
+            &self.e_v,
+            pad,
+            self.config.max_len,
+            &refs,
+            self.batch_size,
+        )?;
         let ids = pred
             .iter()
-            .map(|p| until_pad(p, pad).iter().map(|&i| self.vocab.ids()[i]).collect())
+            .map(|p| {
+                until_pad(p, pad)
+                    .iter()
+                    .map(|&i| self.vocab.ids()[i])
+                    .collect()
+            })
             .collect();
         Ok((report, ids))
     }

@@ -84,7 +84,12 @@ impl std::fmt::Display for StageSummary {
         write!(
             f,
             "{:<17} {:>7} -> {:>6} values ({} x {}), reduction {:.2}x",
-            self.name, self.values_in, self.values_out, self.positions_out, self.width_out, self.factor
+            self.name,
+            self.values_in,
+            self.values_out,
+            self.positions_out,
+            self.width_out,
+            self.factor
         )
     }
 }
@@ -139,7 +144,11 @@ impl CllmConfig {
                 )))
             }
         };
-        Ok(if cpu { Self::recipes_cpu(k) } else { Self::recipes(k) })
+        Ok(if cpu {
+            Self::recipes_cpu(k)
+        } else {
+            Self::recipes(k)
+        })
     }
 
     /// Width of the input of stage `s` (`width` for the first stage).
@@ -153,7 +162,9 @@ impl CllmConfig {
 
     /// Positions at the input of stage `s` (`max_len` for the first stage).
     pub fn stage_positions(&self, s: usize) -> usize {
-        self.stages[..s].iter().fold(self.max_len, |n, st| n / st.merge.max(1))
+        self.stages[..s]
+            .iter()
+            .fold(self.max_len, |n, st| n / st.merge.max(1))
     }
 
     /// Positions left after the last stage.
@@ -190,7 +201,10 @@ impl CllmConfig {
             let n = self.stage_positions(s);
             let w = self.stage_width(s);
             if st.merge == 0 || st.width_out == 0 {
-                return bad(format!("stage {}: merge and width_out must be positive", s + 1));
+                return bad(format!(
+                    "stage {}: merge and width_out must be positive",
+                    s + 1
+                ));
             }
             if !n.is_multiple_of(st.merge) {
                 return bad(format!(
@@ -200,7 +214,11 @@ impl CllmConfig {
                 ));
             }
             if st.layers > 0 && !w.is_multiple_of(self.heads) {
-                return bad(format!("stage {}: width {w} is not a multiple of {} heads", s + 1, self.heads));
+                return bad(format!(
+                    "stage {}: width {w} is not a multiple of {} heads",
+                    s + 1,
+                    self.heads
+                ));
             }
             let factor = (n * w) as f64 / ((n / st.merge) * st.width_out) as f64;
             if !(2.0..=256.0).contains(&factor) {

@@ -46,7 +46,10 @@ pub(crate) fn input_tensors<B: Backend>(
 }
 
 /// Argmax over `V` of every restored row: `[b, L, d]` → `b` vectors of `L` indices.
-pub(crate) fn nearest_in_vocab<B: Backend>(restored: Tensor<B, 3>, e_v: &Tensor<B, 2>) -> Result<Vec<Vec<usize>>> {
+pub(crate) fn nearest_in_vocab<B: Backend>(
+    restored: Tensor<B, 3>,
+    e_v: &Tensor<B, 2>,
+) -> Result<Vec<Vec<usize>>> {
     let [b, l, d] = restored.dims();
     let scores = restored.reshape([b * l, d]).matmul(e_v.clone().transpose());
     let ids = scores
@@ -55,7 +58,10 @@ pub(crate) fn nearest_in_vocab<B: Backend>(restored: Tensor<B, 3>, e_v: &Tensor<
         .convert::<i64>()
         .to_vec::<i64>()
         .map_err(|e| AutoencoderError::Tensor(format!("{e:?}")))?;
-    Ok(ids.chunks(l).map(|c| c.iter().map(|&v| v as usize).collect()).collect())
+    Ok(ids
+        .chunks(l)
+        .map(|c| c.iter().map(|&v| v as usize).collect())
+        .collect())
 }
 
 /// Encodes and decodes `texts` (as `V` indices, each at most `max_len` long) in batches

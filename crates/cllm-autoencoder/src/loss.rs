@@ -95,12 +95,25 @@ mod tests {
     #[test]
     fn ce_is_low_for_exact_rows_and_predicts_them() {
         let dev = Default::default();
-        let e = Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0, -1.0, 0.0], [3, 2]), &dev);
-        let rows = e.clone().select(0, Tensor::<B, 1, Int>::from_data([2, 0], &dev));
+        let e = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0, -1.0, 0.0], [3, 2]),
+            &dev,
+        );
+        let rows = e
+            .clone()
+            .select(0, Tensor::<B, 1, Int>::from_data([2, 0], &dev));
         let t = Tensor::<B, 1, Int>::from_data([2, 0], &dev);
-        let (ce, pred) = tied_head_ce(rows.clone(), e.clone(), Tensor::from_data([20.0f32], &dev), t.clone());
+        let (ce, pred) = tied_head_ce(
+            rows.clone(),
+            e.clone(),
+            Tensor::from_data([20.0f32], &dev),
+            t.clone(),
+        );
         assert!(ce.into_scalar() < 1e-3);
-        assert_eq!(pred.into_data().convert::<i64>().to_vec::<i64>().unwrap(), vec![2, 0]);
+        assert_eq!(
+            pred.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+            vec![2, 0]
+        );
         let wrong = Tensor::<B, 1, Int>::from_data([1, 1], &dev);
         let (ce_wrong, _) = tied_head_ce(rows, e, Tensor::from_data([20.0f32], &dev), wrong);
         assert!(ce_wrong.into_scalar() > 1.0);
@@ -109,20 +122,30 @@ mod tests {
     #[test]
     fn clustering_term_rewards_clumps() {
         let dev = Default::default();
-        let clumped = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.1, 0.0, 5.0, 5.0, 5.1, 5.0], [4, 2]), &dev);
-        let spread = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 5.0, 0.0, 0.0, 5.0, 5.0, 5.0], [4, 2]), &dev);
+        let clumped = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 0.1, 0.0, 5.0, 5.0, 5.1, 5.0], [4, 2]),
+            &dev,
+        );
+        let spread = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 5.0, 0.0, 0.0, 5.0, 5.0, 5.0], [4, 2]),
+            &dev,
+        );
         let a = clustering_term(clumped).into_scalar();
         let b = clustering_term(spread).into_scalar();
         assert!(a < b, "{a} !< {b}");
         // scale-free
-        let s = Tensor::<B, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 50.0, 0.0, 0.0, 50.0, 50.0, 50.0], [4, 2]), &dev);
+        let s = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 50.0, 0.0, 0.0, 50.0, 50.0, 50.0], [4, 2]),
+            &dev,
+        );
         assert!((clustering_term(s).into_scalar() - b).abs() < 1e-4);
     }
 
     #[test]
     fn cosine_distance_is_zero_for_parallel_rows() {
         let dev = Default::default();
-        let a = Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0], [2, 2]), &dev);
+        let a =
+            Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0], [2, 2]), &dev);
         let b = a.clone() * 3.0;
         assert!(cosine_distance(a.clone(), b).into_scalar().abs() < 1e-6);
         assert!(cosine_distance(a.clone(), a.neg()).into_scalar() > 1.9);

@@ -2,7 +2,9 @@
 //! matrix to `k` floats, and the mirrored decoder back to `[L × d]`.
 
 use burn::module::{Module, Param};
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
+use burn::nn::transformer::{
+    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
+};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Tensor};
@@ -21,11 +23,21 @@ pub struct Blocks<B: Backend> {
 }
 
 impl<B: Backend> Blocks<B> {
-    fn new(cfg: &CllmConfig, positions: usize, width: usize, layers: usize, device: &B::Device) -> Option<Self> {
+    fn new(
+        cfg: &CllmConfig,
+        positions: usize,
+        width: usize,
+        layers: usize,
+        device: &B::Device,
+    ) -> Option<Self> {
         if layers == 0 {
             return None;
         }
-        let pos = Tensor::random([1, positions, width], Distribution::Normal(0.0, 0.02), device);
+        let pos = Tensor::random(
+            [1, positions, width],
+            Distribution::Normal(0.0, 0.02),
+            device,
+        );
         let layers = TransformerEncoderConfig::new(width, cfg.ffn_mult * width, cfg.heads, layers)
             .with_dropout(cfg.dropout)
             .with_norm_first(true)
@@ -180,7 +192,9 @@ impl<B: Backend> CllmModel<B> {
             // Later stages see merged positions: no mask.
             mask = None;
             let [b, n, w] = h.dims();
-            h = stage.reduce.forward(h.reshape([b, n / stage.merge, stage.merge * w]));
+            h = stage
+                .reduce
+                .forward(h.reshape([b, n / stage.merge, stage.merge * w]));
         }
         let h = self.enc_norm.forward(h);
         let [b, n, w] = h.dims();
@@ -220,8 +234,14 @@ mod tests {
     use burn::backend::NdArray;
 
     fn tiny() -> CllmConfig {
-        CllmConfig::new(6, 16, 8, 3, vec![StageConfig::new(1, 2, 8), StageConfig::new(1, 4, 4)])
-            .with_heads(2)
+        CllmConfig::new(
+            6,
+            16,
+            8,
+            3,
+            vec![StageConfig::new(1, 2, 8), StageConfig::new(1, 4, 4)],
+        )
+        .with_heads(2)
     }
 
     #[test]
@@ -252,7 +272,11 @@ mod tests {
         let mask = Tensor::<NdArray, 1, burn::tensor::Int>::arange(0..16, &device)
             .greater_equal_elem(5)
             .reshape([1, 16]);
-        let a = model.encode(x.clone(), Some(mask)).into_data().to_vec::<f32>().unwrap();
+        let a = model
+            .encode(x.clone(), Some(mask))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         let b = model.encode(x, None).into_data().to_vec::<f32>().unwrap();
         assert!(a.iter().all(|v| v.is_finite()));
         assert_ne!(a, b);

@@ -25,18 +25,24 @@ pub(crate) fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8
 /// Reads a record written by [`record_bytes`].
 pub(crate) fn read_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R> {
     let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
-    Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| AutoencoderError::format(path, e.to_string()))
+    Recorder::<B>::load(&Rec::default(), bytes, device)
+        .map_err(|e| AutoencoderError::format(path, e.to_string()))
 }
 
 /// Loads a module's weights from `path` into `module`.
-pub(crate) fn load_module<B: Backend, M: Module<B>>(module: M, path: &Path, device: &B::Device) -> Result<M> {
+pub(crate) fn load_module<B: Backend, M: Module<B>>(
+    module: M,
+    path: &Path,
+    device: &B::Device,
+) -> Result<M> {
     let record = read_record::<B, M::Record>(path, device)?;
     Ok(module.load_record(record))
 }
 
 /// Writes `value` as pretty JSON, atomically.
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| AutoencoderError::format(path, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
     cllm_core::write_atomic(path, &json).map_err(|e| AutoencoderError::io(path, e))
 }
 
@@ -49,7 +55,10 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Writes a directory atomically: `fill` writes into a fresh temporary directory next to
 /// `dir`, which then replaces `dir` (the old one, if any, is moved aside and removed).
 pub(crate) fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| AutoencoderError::io(parent, e))?;
     let name = dir
         .file_name()

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -143,7 +143,8 @@ impl TrainOptions {
     pub fn lr_at(&self, step: usize) -> f64 {
         let warm = ((step + 1) as f64 / self.warmup_steps.max(1) as f64).min(1.0);
         let decay_steps = self.max_steps.saturating_sub(self.warmup_steps).max(1) as f64;
-        let t = (step.saturating_sub(self.warmup_steps.saturating_sub(1)) as f64 / decay_steps).min(1.0);
+        let t = (step.saturating_sub(self.warmup_steps.saturating_sub(1)) as f64 / decay_steps)
+            .min(1.0);
         let cos = 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
         let min = self.min_lr_fraction.clamp(0.0, 1.0);
         self.learning_rate * warm * (min + (1.0 - min) * cos)
@@ -158,10 +159,14 @@ impl TrainOptions {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate must be positive");
         }
-        if !(0.0..1.0).contains(&self.token_dropout) || !(0.0..1.0).contains(&self.replay_fraction) {
+        if !(0.0..1.0).contains(&self.token_dropout) || !(0.0..1.0).contains(&self.replay_fraction)
+        {
             return bad("token_dropout and replay_fraction must be in [0, 1)");
         }
-        if self.loss.latent_noise < 0.0 || self.loss.cluster_weight < 0.0 || self.loss.mse_weight < 0.0 {
+        if self.loss.latent_noise < 0.0
+            || self.loss.cluster_weight < 0.0
+            || self.loss.mse_weight < 0.0
+        {
             return bad("loss weights must be non-negative");
         }
         Ok(())
@@ -193,7 +198,12 @@ pub struct TrainData {
 impl TrainData {
     /// Builds the vocabulary table from a full embedding table (`[vocab × width]`,
     /// row-major; for SmolLM2 the backbone's `embed_tokens.weight`).
-    pub fn new(cache: TokenCache, replay: Option<TokenCache>, embedding_table: &[f32], width: usize) -> Result<Self> {
+    pub fn new(
+        cache: TokenCache,
+        replay: Option<TokenCache>,
+        embedding_table: &[f32],
+        width: usize,
+    ) -> Result<Self> {
         let mut used = cache.used_ids();
         if let Some(r) = &replay {
             used.extend(r.used_ids());
@@ -203,7 +213,11 @@ impl TrainData {
     }
 
     /// Uses a given vocabulary table, which must hold every token of both corpora.
-    pub fn with_vocab(cache: TokenCache, replay: Option<TokenCache>, vocab: VocabTable) -> Result<Self> {
+    pub fn with_vocab(
+        cache: TokenCache,
+        replay: Option<TokenCache>,
+        vocab: VocabTable,
+    ) -> Result<Self> {
         for c in std::iter::once(&cache).chain(replay.as_ref()) {
             if c.pad_id != vocab.pad_id() {
                 return Err(AutoencoderError::InvalidConfig(format!(
@@ -213,17 +227,28 @@ impl TrainData {
                 )));
             }
             for id in c.used_ids() {
-                vocab.index_of(id).ok_or(AutoencoderError::UnknownToken(id))?;
+                vocab
+                    .index_of(id)
+                    .ok_or(AutoencoderError::UnknownToken(id))?;
             }
         }
-        Ok(Self { cache, replay, vocab })
+        Ok(Self {
+            cache,
+            replay,
+            vocab,
+        })
     }
 
     fn indexed(&self, cache: &TokenCache) -> Vec<Vec<usize>> {
         cache
             .texts
             .iter()
-            .map(|t| t.ids.iter().map(|&id| self.vocab.index_of(id).unwrap_or(0)).collect())
+            .map(|t| {
+                t.ids
+                    .iter()
+                    .map(|&id| self.vocab.index_of(id).unwrap_or(0))
+                    .collect()
+            })
             .collect()
     }
 }
@@ -345,7 +370,8 @@ pub fn train<B: AutodiffBackend>(
             data.cache.max_len, opts.model.max_len
         )));
     }
-    std::fs::create_dir_all(out_dir.join(CHECKPOINTS)).map_err(|e| AutoencoderError::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir.join(CHECKPOINTS))
+        .map_err(|e| AutoencoderError::io(out_dir, e))?;
 
     // ---- splits and indexed texts
     let split = data.cache.split(&opts.split);
@@ -354,17 +380,21 @@ pub fn train<B: AutodiffBackend>(
     }
     let texts = data.indexed(&data.cache);
     let lens: Vec<usize> = texts.iter().map(Vec::len).collect();
-    let replay: Option<(Vec<Vec<usize>>, Vec<usize>)> = match (&data.replay, opts.replay_fraction > 0.0) {
-        (Some(r), true) => {
-            let s = r.split(&opts.split);
-            if s.train.is_empty() {
-                return Err(AutoencoderError::Empty("replay training split"));
+    let replay: Option<(Vec<Vec<usize>>, Vec<usize>)> =
+        match (&data.replay, opts.replay_fraction > 0.0) {
+            (Some(r), true) => {
+                let s = r.split(&opts.split);
+                if s.train.is_empty() {
+                    return Err(AutoencoderError::Empty("replay training split"));
+                }
+                Some((data.indexed(r), s.train))
             }
-            Some((data.indexed(r), s.train))
-        }
-        _ => None,
-    };
-    let mut split_sizes = vec![("train".to_string(), split.train.len()), ("val".to_string(), split.val.len())];
+            _ => None,
+        };
+    let mut split_sizes = vec![
+        ("train".to_string(), split.train.len()),
+        ("val".to_string(), split.val.len()),
+    ];
     split_sizes.extend(split.held_out.iter().map(|(k, v)| (k.clone(), v.len())));
 
     // ---- model, optimizer, state: fresh or resumed
@@ -382,7 +412,11 @@ pub fn train<B: AutodiffBackend>(
     let mut state = TrainState::default();
     if let Some(dir) = &resume_dir {
         let saved: TrainOptions = persist::read_json(&out_dir.join(RUN))?;
-        if saved.model != opts.model || saved.loss != opts.loss || saved.seed != opts.seed || saved.batch_size != opts.batch_size {
+        if saved.model != opts.model
+            || saved.loss != opts.loss
+            || saved.seed != opts.seed
+            || saved.batch_size != opts.batch_size
+        {
             return Err(AutoencoderError::InvalidConfig(format!(
                 "{} holds a run with other model/loss/seed/batch settings; use another directory",
                 out_dir.display()
@@ -390,7 +424,9 @@ pub fn train<B: AutodiffBackend>(
         }
         let saved_vocab = VocabTable::load(&out_dir.join(files::VOCAB))?;
         if saved_vocab.ids() != data.vocab.ids() {
-            return Err(AutoencoderError::InvalidConfig("the run's vocabulary differs from the data's".into()));
+            return Err(AutoencoderError::InvalidConfig(
+                "the run's vocabulary differs from the data's".into(),
+            ));
         }
         model = persist::load_module(model, &dir.join(files::MODEL), device)?;
         let record = persist::read_record::<B, _>(&dir.join(OPTIM), device)?;
@@ -413,7 +449,13 @@ pub fn train<B: AutodiffBackend>(
         data.vocab.save(&out_dir.join(files::VOCAB))?;
     }
     let params = model.num_params();
-    tracing::info!(params, k = opts.model.k, train = split.train.len(), val = split.val.len(), "training a CLLM");
+    tracing::info!(
+        params,
+        k = opts.model.k,
+        train = split.train.len(),
+        val = split.val.len(),
+        "training a CLLM"
+    );
     for s in opts.model.stage_report() {
         tracing::info!("{s}");
     }
@@ -423,7 +465,12 @@ pub fn train<B: AutodiffBackend>(
     let e_v_inner = data.vocab.tensor::<B::InnerBackend>(device);
     let pad = data.vocab.pad_index();
     let l = opts.model.max_len;
-    let val_texts: Vec<&[usize]> = split.val.iter().take(opts.eval_max_texts).map(|&i| texts[i].as_slice()).collect();
+    let val_texts: Vec<&[usize]> = split
+        .val
+        .iter()
+        .take(opts.eval_max_texts)
+        .map(|&i| texts[i].as_slice())
+        .collect();
     let bar = if opts.progress && std::io::stderr().is_terminal() {
         let b = ProgressBar::new(opts.max_steps as u64);
         b.set_style(
@@ -437,17 +484,34 @@ pub fn train<B: AutodiffBackend>(
     };
     let session_start = Instant::now();
     let elapsed_before = state.elapsed_s;
-    let mut batches = epoch_batches(&split.train, &lens, opts.batch_size, opts.pool_batches, opts.seed, state.epoch);
+    let mut batches = epoch_batches(
+        &split.train,
+        &lens,
+        opts.batch_size,
+        opts.pool_batches,
+        opts.seed,
+        state.epoch,
+    );
     let mut stopped = StopReason::MaxSteps;
     let model_dir = out_dir.join(MODEL_DIR);
     while state.step < opts.max_steps {
         if state.batch_in_epoch >= batches.len() {
             state.epoch += 1;
             state.batch_in_epoch = 0;
-            batches = epoch_batches(&split.train, &lens, opts.batch_size, opts.pool_batches, opts.seed, state.epoch);
+            batches = epoch_batches(
+                &split.train,
+                &lens,
+                opts.batch_size,
+                opts.pool_batches,
+                opts.seed,
+                state.epoch,
+            );
         }
         let step = state.step as u64;
-        let mut members: Vec<&[usize]> = batches[state.batch_in_epoch].iter().map(|&i| texts[i].as_slice()).collect();
+        let mut members: Vec<&[usize]> = batches[state.batch_in_epoch]
+            .iter()
+            .map(|&i| texts[i].as_slice())
+            .collect();
         if let Some((rtexts, rtrain)) = &replay {
             use rand::Rng;
             let mut rng = rng_for(opts.seed, stream::REPLAY, step);
@@ -504,17 +568,30 @@ pub fn train<B: AutodiffBackend>(
             let valid = model.valid();
             let eval_texts = if val_texts.is_empty() {
                 // no validation split: track training texts instead
-                split.train.iter().take(opts.eval_max_texts).map(|&i| texts[i].as_slice()).collect()
+                split
+                    .train
+                    .iter()
+                    .take(opts.eval_max_texts)
+                    .map(|&i| texts[i].as_slice())
+                    .collect()
             } else {
                 val_texts.clone()
             };
             let (val, _) = evaluate(&valid, &e_v_inner, pad, l, &eval_texts, opts.batch_size)?;
-            tracing::info!(step = state.step, tok = val.token_accuracy, exact = val.exact_text_rate, "validation");
+            tracing::info!(
+                step = state.step,
+                tok = val.token_accuracy,
+                exact = val.exact_text_rate,
+                "validation"
+            );
             bar.println(format!(
                 "step {}: validation token accuracy {:.4}, exact texts {:.4}",
                 state.step, val.token_accuracy, val.exact_text_rate
             ));
-            state.evals.push(EvalRecord { step: state.step, val });
+            state.evals.push(EvalRecord {
+                step: state.step,
+                val,
+            });
             if state.best_val.is_none_or(|b| val.token_accuracy > b) {
                 state.best_val = Some(val.token_accuracy);
                 state.evals_since_best = 0;
@@ -526,12 +603,16 @@ pub fn train<B: AutodiffBackend>(
                 }
             }
         }
-        let interrupted = control.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+        let interrupted = control
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
             || control.stop_after_steps.is_some_and(|n| state.step >= n);
         let periodic = opts.checkpoint_every > 0 && state.step % opts.checkpoint_every == 0;
         let ending = last || out_of_time || stopped == StopReason::EarlyStopping;
         if periodic || interrupted || ending {
-            let dir = write_checkpoint::<B>(out_dir, &model, &optim, &state, opts.keep_checkpoints)?;
+            let dir =
+                write_checkpoint::<B>(out_dir, &model, &optim, &state, opts.keep_checkpoints)?;
             if interrupted && !ending {
                 bar.abandon();
                 return Err(AutoencoderError::Interrupted {
@@ -648,7 +729,12 @@ pub(crate) fn batch_loss<B: Backend>(
     let targets = hb.head_targets();
     let (cand, targets) = match cfg.negatives {
         Some(n) => {
-            let (c, t) = sampled_candidates(&targets, vocab, n, &mut rng_for(seed, stream::NEGATIVES, step));
+            let (c, t) = sampled_candidates(
+                &targets,
+                vocab,
+                n,
+                &mut rng_for(seed, stream::NEGATIVES, step),
+            );
             let idx: Vec<i64> = c.iter().map(|&v| v as i64).collect();
             let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [c.len()]), &device);
             (e_v.clone().select(0, idx), t)
@@ -656,7 +742,10 @@ pub(crate) fn batch_loss<B: Backend>(
         None => (e_v.clone(), targets),
     };
     let target_t = Tensor::<B, 1, Int>::from_data(
-        TensorData::new(targets.iter().map(|&v| v as i64).collect::<Vec<_>>(), [targets.len()]),
+        TensorData::new(
+            targets.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            [targets.len()],
+        ),
         &device,
     );
     let (ce, predicted) = tied_head_ce(rows, cand, model.logit_scale(), target_t);
@@ -668,9 +757,20 @@ pub(crate) fn batch_loss<B: Backend>(
     if let Some(extra) = total_extra {
         total = total + extra;
     }
-    let read = |t: Tensor<B, 1>| t.into_data().convert::<f32>().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN);
+    let read = |t: Tensor<B, 1>| {
+        t.into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(f32::NAN)
+    };
     let values = [read(total.clone()), read(ce), read(mse)];
-    let pred = predicted.into_data().convert::<i64>().to_vec::<i64>().unwrap_or_default();
+    let pred = predicted
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .unwrap_or_default();
     let (mut ok, mut n) = (0usize, 0usize);
     for (bi, &len) in hb.lens.iter().enumerate() {
         for p in 0..len.min(hp) {

@@ -84,10 +84,14 @@ impl VocabTable {
             return Err(AutoencoderError::NonFinite("vocabulary rows"));
         }
         if ids.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(AutoencoderError::InvalidConfig("vocabulary ids must be sorted and distinct".into()));
+            return Err(AutoencoderError::InvalidConfig(
+                "vocabulary ids must be sorted and distinct".into(),
+            ));
         }
         let index: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let pad_index = *index.get(&pad_id).ok_or(AutoencoderError::UnknownToken(pad_id))?;
+        let pad_index = *index
+            .get(&pad_id)
+            .ok_or(AutoencoderError::UnknownToken(pad_id))?;
         Ok(Self {
             ids,
             width,
@@ -143,7 +147,10 @@ impl VocabTable {
 
     /// `E_V` as a `[|V|, d]` tensor.
     pub fn tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
-        Tensor::from_data(TensorData::new(self.rows.clone(), [self.len(), self.width]), device)
+        Tensor::from_data(
+            TensorData::new(self.rows.clone(), [self.len(), self.width]),
+            device,
+        )
     }
 
     /// Writes the table as safetensors (`ids` u32, `rows` f32, metadata `pad_id`), atomically.
@@ -152,8 +159,14 @@ impl VocabTable {
         let rows: Vec<u8> = self.rows.iter().flat_map(|v| v.to_le_bytes()).collect();
         let fmt = |e: safetensors::SafeTensorError| AutoencoderError::format(path, e.to_string());
         let views = vec![
-            ("ids", TensorView::new(Dtype::U32, vec![self.len()], &ids).map_err(fmt)?),
-            ("rows", TensorView::new(Dtype::F32, vec![self.len(), self.width], &rows).map_err(fmt)?),
+            (
+                "ids",
+                TensorView::new(Dtype::U32, vec![self.len()], &ids).map_err(fmt)?,
+            ),
+            (
+                "rows",
+                TensorView::new(Dtype::F32, vec![self.len(), self.width], &rows).map_err(fmt)?,
+            ),
         ];
         let meta = HashMap::from([("pad_id".to_string(), self.pad_id().to_string())]);
         let bytes = safetensors::serialize(views, Some(meta)).map_err(fmt)?;
@@ -164,7 +177,8 @@ impl VocabTable {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
         let fmt = |d: String| AutoencoderError::format(path, d);
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
         let pad_id: u32 = meta
             .metadata()
             .as_ref()

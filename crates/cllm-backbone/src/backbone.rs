@@ -77,7 +77,13 @@ impl<B: Backend> LlamaBackbone<B> {
             )));
         }
         let model = load_llama::<B>(file, &config, device)?;
-        Ok(Self::new(model, config, tokenizer, name.into(), device.clone()))
+        Ok(Self::new(
+            model,
+            config,
+            tokenizer,
+            name.into(),
+            device.clone(),
+        ))
     }
 
     /// Wraps an existing model and tokenizer.
@@ -151,7 +157,11 @@ impl<B: Backend> LlamaBackbone<B> {
 
     /// Hidden states `[batch, seq, d]` at `layer` for right-padded sequences; rows past a
     /// sequence's length are padding.
-    pub fn hidden_states(&self, batch: &[Vec<u32>], layer: usize) -> Result<Tensor<B, 3>, CoreError> {
+    pub fn hidden_states(
+        &self,
+        batch: &[Vec<u32>],
+        layer: usize,
+    ) -> Result<Tensor<B, 3>, CoreError> {
         self.check_layer(layer)?;
         if batch.is_empty() {
             return Err(CoreError::Empty { what: "batch" });
@@ -176,7 +186,9 @@ impl<B: Backend> LlamaBackbone<B> {
             });
         }
         if m.is_empty() {
-            return Err(CoreError::Empty { what: "token matrix" });
+            return Err(CoreError::Empty {
+                what: "token matrix",
+            });
         }
         Ok(Tensor::from_data(
             TensorData::new(m.as_slice().to_vec(), [m.rows(), m.cols()]),
@@ -246,7 +258,11 @@ impl ExactRowIndex {
                 by_hash.entry(row_hash(row)).or_insert(id as u32);
             }
         }
-        Self { width, rows, by_hash }
+        Self {
+            width,
+            rows,
+            by_hash,
+        }
     }
 
     fn lookup(&self, row: &[f32]) -> Option<u32> {
@@ -284,7 +300,9 @@ pub fn tokenizer_spec(file: &GgufFile) -> Result<TokenizerSpec, BackboneError> {
         model: file.get_str("tokenizer.ggml.model")?.to_string(),
         pre: file.get_str("tokenizer.ggml.pre").ok().map(str::to_string),
         tokens: owned(file.get_str_array("tokenizer.ggml.tokens")?),
-        token_types: file.get_i32_array("tokenizer.ggml.token_type").unwrap_or_default(),
+        token_types: file
+            .get_i32_array("tokenizer.ggml.token_type")
+            .unwrap_or_default(),
         merges: owned(file.get_str_array("tokenizer.ggml.merges")?),
     })
 }
@@ -350,7 +368,11 @@ impl<B: Backend> Backbone for LlamaBackbone<B> {
         Ok(out.remove(0))
     }
 
-    fn embed_ids_batch(&self, batch: &[Vec<u32>], layer: usize) -> Result<Vec<TokenMatrix>, CoreError> {
+    fn embed_ids_batch(
+        &self,
+        batch: &[Vec<u32>],
+        layer: usize,
+    ) -> Result<Vec<TokenMatrix>, CoreError> {
         let states = self.hidden_states(batch, layer)?;
         let [_, _, d] = states.dims();
         batch

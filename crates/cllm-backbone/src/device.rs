@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn guard_catches_panics_and_timeouts() {
-        let p = run_guarded(|| -> u8 { panic!("boom") }, std::time::Duration::from_secs(5));
+        let p = run_guarded(
+            || -> u8 { panic!("boom") },
+            std::time::Duration::from_secs(5),
+        );
         assert!(matches!(p, Guarded::Panicked(m) if m == "boom"));
         let t = run_guarded(
             || std::thread::sleep(std::time::Duration::from_secs(3)),

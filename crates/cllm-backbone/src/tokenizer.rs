@@ -43,16 +43,17 @@ impl PreTokenizerKind {
             "llama3" | "llama-bpe" | "llama-v3" | "smaug-bpe" => Self::Llama3,
             "default" | "gpt2" | "gpt-2" => Self::Gpt2,
             other => {
-                tracing::warn!(pre = other, "unknown tokenizer.ggml.pre, using GPT-2's pre-tokenizer");
+                tracing::warn!(
+                    pre = other,
+                    "unknown tokenizer.ggml.pre, using GPT-2's pre-tokenizer"
+                );
                 Self::Gpt2
             }
         }
     }
 
     fn to_json(self) -> Value {
-        let byte_level = |use_regex: bool| {
-            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-        };
+        let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
         match self {
             Self::Gpt2 => byte_level(true),
             Self::Gpt2IndividualDigits => json!({
@@ -118,7 +119,9 @@ impl TokenizerSpec {
         let mut seen = BTreeMap::new();
         for (id, tok) in self.tokens.iter().enumerate() {
             if let Some(prev) = seen.insert(tok.as_str(), id) {
-                return Err(bad(format!("token {tok:?} appears twice (ids {prev} and {id})")));
+                return Err(bad(format!(
+                    "token {tok:?} appears twice (ids {prev} and {id})"
+                )));
             }
             vocab.insert(tok.clone(), json!(id));
         }
@@ -128,7 +131,9 @@ impl TokenizerSpec {
                 .split_once(' ')
                 .ok_or_else(|| bad(format!("merge {i} ({m:?}) is not \"left right\"")))?;
             if !vocab.contains_key(l) || !vocab.contains_key(r) {
-                return Err(bad(format!("merge {i} ({m:?}) uses a token outside the vocabulary")));
+                return Err(bad(format!(
+                    "merge {i} ({m:?}) uses a token outside the vocabulary"
+                )));
             }
             merges.push(json!([l, r]));
         }
@@ -183,7 +188,11 @@ mod tests {
     #[test]
     fn encodes_merges_digits_and_specials() {
         let t = tiny().build().unwrap();
-        let ids = t.encode("ab ab12<|end|>", false).unwrap().get_ids().to_vec();
+        let ids = t
+            .encode("ab ab12<|end|>", false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
         assert_eq!(ids, vec![6, 8, 4, 5, 9]);
         let text = t.decode(&ids, false).unwrap();
         assert_eq!(text, "ab ab12<|end|>");

@@ -25,10 +25,9 @@ fn tokenizer_matches_reference_ids_and_text() {
     // The GGUF says pre = "smollm": digits are split one by one (llama.cpp and the original
     // SmolLM2 tokenizer.json). transformers' GGUF converter ignores `pre`; its ids differ
     // only where that matters, and the fixture records the digit-split ids there.
-    let mut gpt2_spec = cllm_backbone::tokenizer_spec(
-        &cllm_gguf::GgufFile::open(common::smollm2_path()).unwrap(),
-    )
-    .unwrap();
+    let mut gpt2_spec =
+        cllm_backbone::tokenizer_spec(&cllm_gguf::GgufFile::open(common::smollm2_path()).unwrap())
+            .unwrap();
     assert_eq!(
         PreTokenizerKind::from_gguf_name(gpt2_spec.pre.as_deref()),
         PreTokenizerKind::Gpt2IndividualDigits
@@ -48,16 +47,31 @@ fn tokenizer_matches_reference_ids_and_text() {
         };
         let ids = model.tokenize(text).unwrap();
         assert_eq!(ids, expected, "ids of {:?} ({})", text, case["name"]);
-        let plain = transformers_like.encode(text, false).unwrap().get_ids().to_vec();
-        assert_eq!(plain, hf_ids, "GPT-2 pre-tokenizer ids of {text:?} vs transformers");
+        let plain = transformers_like
+            .encode(text, false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
+        assert_eq!(
+            plain, hf_ids,
+            "GPT-2 pre-tokenizer ids of {text:?} vs transformers"
+        );
         assert_eq!(
             model.detokenize(&hf_ids).unwrap(),
             case["decoded"].as_str().unwrap(),
             "decoded text of {text:?}"
         );
     }
-    assert_eq!(differing, reference["tokenizer_cases_n_differ_with_digits_split"].as_u64().unwrap());
-    println!("tokenizer: {} cases exact ({differing} where digit splitting matters)", cases.len());
+    assert_eq!(
+        differing,
+        reference["tokenizer_cases_n_differ_with_digits_split"]
+            .as_u64()
+            .unwrap()
+    );
+    println!(
+        "tokenizer: {} cases exact ({differing} where digit splitting matters)",
+        cases.len()
+    );
 }
 
 /// Max error of `got` against `want`, in units of the row's RMS (`l2 / sqrt(d)`).
@@ -81,7 +95,11 @@ fn check_rows(what: &str, rows: &[Vec<f32>], entries: &serde_json::Value, worst:
         let l2_err = (our_l2 - l2).abs() / l2;
         worst.0 = worst.0.max(err_a.max(err_b));
         worst.1 = worst.1.max(l2_err);
-        assert!(err_a.max(err_b) < 1e-3, "{what} pos {pos}: error {:.2e} of the row RMS", err_a.max(err_b));
+        assert!(
+            err_a.max(err_b) < 1e-3,
+            "{what} pos {pos}: error {:.2e} of the row RMS",
+            err_a.max(err_b)
+        );
         assert!(l2_err < 1e-4, "{what} pos {pos}: L2 {our_l2} vs {l2}");
     }
 }
@@ -101,32 +119,55 @@ fn hidden_states_and_logits_match_transformers() {
     for prompt in reference["prompts"].as_array().unwrap() {
         let name = prompt["name"].as_str().unwrap();
         let ids = u32s(&prompt["ids"]);
-        assert_eq!(model.tokenize(prompt["text"].as_str().unwrap()).unwrap(), ids, "{name}: ids");
+        assert_eq!(
+            model.tokenize(prompt["text"].as_str().unwrap()).unwrap(),
+            ids,
+            "{name}: ids"
+        );
         for (layer, entries) in prompt["hidden"].as_object().unwrap() {
             let layer: usize = layer.parse().unwrap();
             let m = model.embed_ids(&ids, layer).unwrap();
             let rows: Vec<Vec<f32>> = m.iter_rows().map(<[f32]>::to_vec).collect();
             check_rows(&format!("{name} layer {layer}"), &rows, entries, &mut worst);
         }
-        let last = model.hidden_states(&[ids.clone()], model.num_layers()).unwrap();
+        let last = model
+            .hidden_states(std::slice::from_ref(&ids), model.num_layers())
+            .unwrap();
         let normed = tensor_rows(model.model().norm.forward(last.clone()));
-        check_rows(&format!("{name} final norm"), &normed, &prompt["final_norm"], &mut worst);
-        let logits = tensor_rows(model.next_token_logits(&[ids.clone()]).unwrap());
+        check_rows(
+            &format!("{name} final norm"),
+            &normed,
+            &prompt["final_norm"],
+            &mut worst,
+        );
+        let logits = tensor_rows(model.next_token_logits(std::slice::from_ref(&ids)).unwrap());
         for (pos, want) in prompt["logits"].as_object().unwrap() {
             let row = &logits[pos.parse::<usize>().unwrap()];
             let mut order: Vec<usize> = (0..row.len()).collect();
             order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
             let top: Vec<u32> = order[..20].iter().map(|&i| i as u32).collect();
-            assert_eq!(top, u32s(&want["top20_ids"]), "{name} pos {pos}: top-20 ids");
+            assert_eq!(
+                top,
+                u32s(&want["top20_ids"]),
+                "{name} pos {pos}: top-20 ids"
+            );
             for (&i, w) in order[..20].iter().zip(f32s(&want["top20_values"])) {
                 let rel = ((row[i] - w) / w).abs() as f64;
                 worst_logit = worst_logit.max(rel);
                 assert!(rel < 1e-3, "{name} pos {pos}: logit {} vs {w}", row[i]);
             }
             let max = row.iter().copied().fold(f32::MIN, f32::max) as f64;
-            let lse = max + row.iter().map(|v| (*v as f64 - max).exp()).sum::<f64>().ln();
+            let lse = max
+                + row
+                    .iter()
+                    .map(|v| (*v as f64 - max).exp())
+                    .sum::<f64>()
+                    .ln();
             let want_lse = want["logsumexp"].as_f64().unwrap();
-            assert!(((lse - want_lse) / want_lse).abs() < 1e-4, "{name} pos {pos}: logsumexp {lse} vs {want_lse}");
+            assert!(
+                ((lse - want_lse) / want_lse).abs() < 1e-4,
+                "{name} pos {pos}: logsumexp {lse} vs {want_lse}"
+            );
         }
     }
     println!(

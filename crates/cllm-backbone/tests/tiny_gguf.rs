@@ -60,9 +60,18 @@ impl Tiny {
             ("llama.attention.layer_norm_rms_epsilon", 1e-5f32.into()),
             ("tokenizer.ggml.model", "gpt2".into()),
             ("tokenizer.ggml.pre", "smollm".into()),
-            ("tokenizer.ggml.tokens", MetadataArray::strings(&tokens).into()),
-            ("tokenizer.ggml.token_type", MetadataArray::i32s(types).into()),
-            ("tokenizer.ggml.merges", MetadataArray::strings(["Ġ t", "Ġt h", "e r"]).into()),
+            (
+                "tokenizer.ggml.tokens",
+                MetadataArray::strings(&tokens).into(),
+            ),
+            (
+                "tokenizer.ggml.token_type",
+                MetadataArray::i32s(types).into(),
+            ),
+            (
+                "tokenizer.ggml.merges",
+                MetadataArray::strings(["Ġ t", "Ġt h", "e r"]).into(),
+            ),
         ];
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut rand = |n: usize| -> Vec<f32> {
@@ -82,7 +91,12 @@ impl Tiny {
             rand(vocab * D),
             GgmlType::Q8_0,
         )];
-        tensors.push(("output_norm.weight".into(), vec![D], vec![1.0; D], GgmlType::F32));
+        tensors.push((
+            "output_norm.weight".into(),
+            vec![D],
+            vec![1.0; D],
+            GgmlType::F32,
+        ));
         for l in 0..LAYERS {
             let p = |s: &str| format!("blk.{l}.{s}.weight");
             let mut add = |name: String, shape: Vec<usize>, ty| {
@@ -114,8 +128,16 @@ impl Tiny {
         self
     }
 
-    fn tensor(mut self, name: &str, f: impl FnOnce(&mut (String, Vec<usize>, Vec<f32>, GgmlType))) -> Self {
-        f(self.tensors.iter_mut().find(|t| t.0 == name).expect("tensor name"));
+    fn tensor(
+        mut self,
+        name: &str,
+        f: impl FnOnce(&mut (String, Vec<usize>, Vec<f32>, GgmlType)),
+    ) -> Self {
+        f(self
+            .tensors
+            .iter_mut()
+            .find(|t| t.0 == name)
+            .expect("tensor name"));
         self
     }
 
@@ -150,21 +172,42 @@ fn tiny() -> LlamaBackbone<NdArray> {
 #[test]
 fn shapes_and_layer_zero_round_trip() {
     let m = tiny();
-    assert_eq!((m.width(), m.num_layers(), m.max_len(), m.vocab_size()), (D, LAYERS, CONTEXT, 260));
-    for text in ["the other thing", "Crème brûlée: 350°F, ½ cup!", "a\n\n  b\t<|endoftext|>"] {
+    assert_eq!(
+        (m.width(), m.num_layers(), m.max_len(), m.vocab_size()),
+        (D, LAYERS, CONTEXT, 260)
+    );
+    for text in [
+        "the other thing",
+        "Crème brûlée: 350°F, ½ cup!",
+        "a\n\n  b\t<|endoftext|>",
+    ] {
         let ids = m.tokenize(text).unwrap();
         for layer in 0..=LAYERS {
             assert_eq!(m.embed(text, layer).unwrap().shape(), (ids.len(), D));
         }
         let x = m.embed(text, 0).unwrap();
-        assert_eq!(m.decode(&x, DecodeStrategy::NearestEmbedding).unwrap(), text);
+        assert_eq!(
+            m.decode(&x, DecodeStrategy::NearestEmbedding).unwrap(),
+            text
+        );
         // A perturbed matrix takes the search path and still finds the nearest rows.
-        let noisy: Vec<f32> = x.as_slice().iter().enumerate().map(|(i, v)| v + 1e-4 * ((i % 7) as f32 - 3.0)).collect();
+        let noisy: Vec<f32> = x
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 1e-4 * ((i % 7) as f32 - 3.0))
+            .collect();
         let noisy = TokenMatrix::new(x.rows(), D, noisy).unwrap();
-        assert_eq!(m.decode_ids(&noisy, DecodeStrategy::NearestEmbedding).unwrap(), ids);
+        assert_eq!(
+            m.decode_ids(&noisy, DecodeStrategy::NearestEmbedding)
+                .unwrap(),
+            ids
+        );
         let logits = m.head_logits(&x, true).unwrap();
         assert_eq!(logits.shape(), (ids.len(), m.vocab_size()));
-        let argmax = m.decode_ids(&x, DecodeStrategy::HeadArgmax { final_norm: true }).unwrap();
+        let argmax = m
+            .decode_ids(&x, DecodeStrategy::HeadArgmax { final_norm: true })
+            .unwrap();
         assert_eq!(argmax.len(), ids.len());
     }
     // Merges and digits: " the" uses the merged token, digits are split one by one.
@@ -176,13 +219,24 @@ fn shapes_and_layer_zero_round_trip() {
 #[test]
 fn batched_embedding_equals_one_by_one() {
     let m = tiny();
-    let batch: Vec<Vec<u32>> = ["a", "the other", "bread, soup and pizza"].iter().map(|t| m.tokenize(t).unwrap()).collect();
+    let batch: Vec<Vec<u32>> = ["a", "the other", "bread, soup and pizza"]
+        .iter()
+        .map(|t| m.tokenize(t).unwrap())
+        .collect();
     let together = m.embed_ids_batch(&batch, LAYERS).unwrap();
     for (ids, got) in batch.iter().zip(&together) {
         let alone = m.embed_ids(ids, LAYERS).unwrap();
         assert_eq!(got.shape(), alone.shape());
-        let err = got.as_slice().iter().zip(alone.as_slice()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(err < 1e-4, "padding changed the states of real tokens: {err}");
+        let err = got
+            .as_slice()
+            .iter()
+            .zip(alone.as_slice())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            err < 1e-4,
+            "padding changed the states of real tokens: {err}"
+        );
     }
 }
 
@@ -191,37 +245,80 @@ fn bad_inputs_give_typed_errors() {
     let m = tiny();
     assert!(matches!(m.embed("", 0), Err(CoreError::Empty { .. })));
     let long = "x ".repeat(CONTEXT);
-    assert!(matches!(m.embed(&long, 0), Err(CoreError::TooLong { max: CONTEXT, .. })));
-    assert!(matches!(m.embed("a", LAYERS + 1), Err(CoreError::LayerOutOfRange { .. })));
-    assert!(matches!(m.embed_ids(&[9999], 0), Err(CoreError::TokenOutOfRange { id: 9999, .. })));
-    assert!(matches!(m.detokenize(&[9999]), Err(CoreError::TokenOutOfRange { .. })));
-    assert!(matches!(m.embed_ids_batch(&[], 0), Err(CoreError::Empty { .. })));
+    assert!(matches!(
+        m.embed(&long, 0),
+        Err(CoreError::TooLong { max: CONTEXT, .. })
+    ));
+    assert!(matches!(
+        m.embed("a", LAYERS + 1),
+        Err(CoreError::LayerOutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.embed_ids(&[9999], 0),
+        Err(CoreError::TokenOutOfRange { id: 9999, .. })
+    ));
+    assert!(matches!(
+        m.detokenize(&[9999]),
+        Err(CoreError::TokenOutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.embed_ids_batch(&[], 0),
+        Err(CoreError::Empty { .. })
+    ));
     let narrow = TokenMatrix::new(1, D - 1, vec![0.0; D - 1]).unwrap();
-    assert!(matches!(m.decode(&narrow, DecodeStrategy::NearestEmbedding), Err(CoreError::ShapeMismatch { .. })));
+    assert!(matches!(
+        m.decode(&narrow, DecodeStrategy::NearestEmbedding),
+        Err(CoreError::ShapeMismatch { .. })
+    ));
     let empty = TokenMatrix::new(0, D, vec![]).unwrap();
-    assert!(matches!(m.head_logits(&empty, false), Err(CoreError::Empty { .. })));
+    assert!(matches!(
+        m.head_logits(&empty, false),
+        Err(CoreError::Empty { .. })
+    ));
     // `with_max_len` caps the input below the context.
     let capped = tiny().with_max_len(4);
-    assert!(matches!(capped.embed("one two three four five", 0), Err(CoreError::TooLong { max: 4, .. })));
+    assert!(matches!(
+        capped.embed("one two three four five", 0),
+        Err(CoreError::TooLong { max: 4, .. })
+    ));
 }
 
 #[test]
 fn malformed_model_files_give_typed_errors() {
     let err = |t: Tiny| t.load().expect_err("should not load");
-    assert!(matches!(err(Tiny::new().set("general.architecture", "gpt2")), BackboneError::UnsupportedArchitecture(a) if a == "gpt2"));
-    assert!(matches!(err(Tiny::new().without_tensor("blk.1.ffn_up.weight")), BackboneError::MissingTensor(n) if n == "blk.1.ffn_up.weight"));
+    assert!(
+        matches!(err(Tiny::new().set("general.architecture", "gpt2")), BackboneError::UnsupportedArchitecture(a) if a == "gpt2")
+    );
+    assert!(
+        matches!(err(Tiny::new().without_tensor("blk.1.ffn_up.weight")), BackboneError::MissingTensor(n) if n == "blk.1.ffn_up.weight")
+    );
     assert!(matches!(
-        err(Tiny::new().tensor("blk.0.attn_v.weight", |t| { t.1 = vec![D, D]; t.2 = vec![0.1; D * D]; })),
+        err(Tiny::new().tensor("blk.0.attn_v.weight", |t| {
+            t.1 = vec![D, D];
+            t.2 = vec![0.1; D * D];
+        })),
         BackboneError::TensorShape { .. }
     ));
     assert!(matches!(
         err(Tiny::new().tensor("blk.0.ffn_up.weight", |t| t.2[5] = f32::NAN)),
         BackboneError::NonFiniteWeight(n) if n == "blk.0.ffn_up.weight"
     ));
-    assert!(matches!(err(Tiny::new().set("llama.attention.head_count_kv", 3u32)), BackboneError::InvalidConfig(_)));
-    assert!(matches!(err(Tiny::new().set("llama.attention.head_count", 0u32)), BackboneError::InvalidConfig(_)));
-    assert!(matches!(err(Tiny::new().set("llama.embedding_length", "wide")), BackboneError::Gguf(_)));
-    assert!(matches!(err(Tiny::new().set("tokenizer.ggml.model", "llama")), BackboneError::Tokenizer(_)));
+    assert!(matches!(
+        err(Tiny::new().set("llama.attention.head_count_kv", 3u32)),
+        BackboneError::InvalidConfig(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("llama.attention.head_count", 0u32)),
+        BackboneError::InvalidConfig(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("llama.embedding_length", "wide")),
+        BackboneError::Gguf(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("tokenizer.ggml.model", "llama")),
+        BackboneError::Tokenizer(_)
+    ));
     assert!(matches!(
         err(Tiny::new().set("tokenizer.ggml.merges", MetadataArray::strings(["Ġ zz"]))),
         BackboneError::Tokenizer(_)
@@ -234,12 +331,18 @@ fn malformed_model_files_give_typed_errors() {
     for cut in [3, 100, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let r = LlamaBackbone::<NdArray>::from_gguf(&path, &Default::default());
-        assert!(matches!(r, Err(BackboneError::Gguf(_))), "truncated at {cut}");
+        assert!(
+            matches!(r, Err(BackboneError::Gguf(_))),
+            "truncated at {cut}"
+        );
     }
     let mut wrong = bytes.clone();
     wrong[..4].copy_from_slice(b"GGML");
     std::fs::write(&path, &wrong).unwrap();
-    assert!(matches!(LlamaBackbone::<NdArray>::from_gguf(&path, &Default::default()), Err(BackboneError::Gguf(_))));
+    assert!(matches!(
+        LlamaBackbone::<NdArray>::from_gguf(&path, &Default::default()),
+        Err(BackboneError::Gguf(_))
+    ));
     assert!(matches!(
         LlamaBackbone::<NdArray>::from_gguf(dir.path().join("absent.gguf"), &Default::default()),
         Err(BackboneError::Gguf(_))

@@ -18,7 +18,10 @@ pub enum AssetsCommand {
 
 pub fn run(cmd: AssetsCommand) -> CmdResult {
     match cmd {
-        AssetsCommand::Fetch { assets, with_minilm } => {
+        AssetsCommand::Fetch {
+            assets,
+            with_minilm,
+        } => {
             let mut opts = assets.fetch_options();
             opts.include_minilm = with_minilm;
             let paths = cllm_corpus::fetch_assets(&opts)?;

@@ -83,7 +83,11 @@ struct LengthStats {
 impl LengthStats {
     fn of(mut lens: Vec<usize>) -> Self {
         lens.sort_unstable();
-        let at = |q: f64| lens.get(((lens.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        let at = |q: f64| {
+            lens.get(((lens.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0)
+        };
         Self {
             min: at(0.0),
             median: at(0.5),
@@ -104,21 +108,32 @@ pub fn run(args: EmbedArgs) -> CmdResult {
     }
     let paths = args.assets.resolve()?;
     let corpus = cllm_corpus::load_corpus(&paths)?;
-    let docs: Vec<&Document> = corpus.iter().take(args.limit.unwrap_or(usize::MAX)).collect();
+    let docs: Vec<&Document> = corpus
+        .iter()
+        .take(args.limit.unwrap_or(usize::MAX))
+        .collect();
     if docs.is_empty() {
         return Err("the corpus is empty".into());
     }
     let dev = device::default_device()?;
     let model = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
     if args.layer > model.num_layers() {
-        return Err(format!("--layer {} but the model has layers 0..={}", args.layer, model.num_layers()).into());
+        return Err(format!(
+            "--layer {} but the model has layers 0..={}",
+            args.layer,
+            model.num_layers()
+        )
+        .into());
     }
     let max_tokens = args.max_tokens.min(model.max_len());
     let dir = args.out.join(format!("embed-layer{}", args.layer));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     tracing::info!(docs = docs.len(), layer = args.layer, dir = %dir.display(), "embedding corpus");
 
-    let job = Job { model: &model, args: &args };
+    let job = Job {
+        model: &model,
+        args: &args,
+    };
     let mut lengths = Vec::with_capacity(docs.len());
     let mut truncated = 0;
     let mut tokens = 0;
@@ -137,7 +152,13 @@ pub fn run(args: EmbedArgs) -> CmdResult {
             truncated += usize::from(t.len() > max_tokens);
             tokens += t.len().min(max_tokens);
         }
-        let ids: Vec<Vec<u32>> = ids.into_iter().map(|mut t| { t.truncate(max_tokens); t }).collect();
+        let ids: Vec<Vec<u32>> = ids
+            .into_iter()
+            .map(|mut t| {
+                t.truncate(max_tokens);
+                t
+            })
+            .collect();
         let path = dir.join(format!("shard-{i:05}.safetensors"));
         let meta = job.metadata(shard, max_tokens);
         if shard_matches(&path, &meta) {
@@ -147,7 +168,8 @@ pub fn run(args: EmbedArgs) -> CmdResult {
             let bytes = job.embed_shard(&ids, &meta, &bar)?;
             computing += t.elapsed();
             computed_tokens += ids.iter().map(Vec::len).sum::<usize>();
-            cllm_core::write_atomic(&path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            cllm_core::write_atomic(&path, &bytes)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?;
         }
         bar.set_position(((i + 1) * args.shard_size).min(docs.len()) as u64);
     }
@@ -155,7 +177,9 @@ pub fn run(args: EmbedArgs) -> CmdResult {
 
     let mut per_family = HashMap::new();
     for d in &docs {
-        *per_family.entry(d.tag("family").unwrap_or("(none)").to_string()).or_insert(0) += 1;
+        *per_family
+            .entry(d.tag("family").unwrap_or("(none)").to_string())
+            .or_insert(0) += 1;
     }
     let secs = computing.as_secs_f64();
     let summary = Summary {
@@ -172,7 +196,11 @@ pub fn run(args: EmbedArgs) -> CmdResult {
         shards: shards.len(),
         shards_reused: reused,
         seconds_computing: secs,
-        tokens_per_second_computing: if secs > 0.0 { computed_tokens as f64 / secs } else { 0.0 },
+        tokens_per_second_computing: if secs > 0.0 {
+            computed_tokens as f64 / secs
+        } else {
+            0.0
+        },
         documents_per_family: per_family,
     };
     let json = serde_json::to_vec_pretty(&summary)?;
@@ -183,7 +211,10 @@ pub fn run(args: EmbedArgs) -> CmdResult {
         summary.documents, summary.tokens, truncated, max_tokens, args.layer, summary.shards, reused, dir.display()
     );
     if secs > 0.0 {
-        println!("{:.0} tokens/s on {}", summary.tokens_per_second_computing, summary.backend);
+        println!(
+            "{:.0} tokens/s on {}",
+            summary.tokens_per_second_computing, summary.backend
+        );
     }
     Ok(())
 }
@@ -192,7 +223,10 @@ impl Job<'_> {
     fn metadata(&self, shard: &[&Document], max_tokens: usize) -> HashMap<String, String> {
         let ids: Vec<&str> = shard.iter().map(|d| d.id.as_str()).collect();
         HashMap::from([
-            ("doc_ids".to_string(), serde_json::to_string(&ids).unwrap_or_default()),
+            (
+                "doc_ids".to_string(),
+                serde_json::to_string(&ids).unwrap_or_default(),
+            ),
             ("layer".to_string(), self.args.layer.to_string()),
             ("model".to_string(), self.model.name().to_string()),
             ("max_tokens".to_string(), max_tokens.to_string()),
@@ -252,21 +286,38 @@ fn serialize_shard(
         .collect();
     let total: usize = ids.iter().map(Vec::len).sum();
     let mut tensors = vec![
-        ("token_ids", TensorView::new(Dtype::U32, vec![total], &token_ids)?),
-        ("offsets", TensorView::new(Dtype::I64, vec![ids.len() + 1], &offsets)?),
-        ("mean", TensorView::new(Dtype::F32, vec![matrices.len(), d], &mean)?),
+        (
+            "token_ids",
+            TensorView::new(Dtype::U32, vec![total], &token_ids)?,
+        ),
+        (
+            "offsets",
+            TensorView::new(Dtype::I64, vec![ids.len() + 1], &offsets)?,
+        ),
+        (
+            "mean",
+            TensorView::new(Dtype::F32, vec![matrices.len(), d], &mean)?,
+        ),
     ];
     let full_bytes: Vec<u8>;
     if full {
-        full_bytes = matrices.iter().flat_map(|m| m.as_slice().iter().flat_map(|v| v.to_le_bytes())).collect();
-        tensors.push(("matrices", TensorView::new(Dtype::F32, vec![total, d], &full_bytes)?));
+        full_bytes = matrices
+            .iter()
+            .flat_map(|m| m.as_slice().iter().flat_map(|v| v.to_le_bytes()))
+            .collect();
+        tensors.push((
+            "matrices",
+            TensorView::new(Dtype::F32, vec![total, d], &full_bytes)?,
+        ));
     }
     Ok(safetensors::tensor::serialize(tensors, Some(meta.clone()))?)
 }
 
 /// Whether `path` holds a complete shard written with the same metadata.
 fn shard_matches(path: &Path, meta: &HashMap<String, String>) -> bool {
-    let Ok(bytes) = std::fs::read(path) else { return false };
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
     match safetensors::SafeTensors::read_metadata(&bytes) {
         Ok((_, m)) => m.metadata().as_ref() == Some(meta),
         Err(_) => false,

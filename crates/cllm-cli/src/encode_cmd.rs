@@ -41,7 +41,11 @@ pub fn run(args: EncodeArgs) -> CmdResult {
     let corpus = cllm_corpus::load_corpus(&paths)?;
     let docs: Vec<Document> = corpus
         .iter()
-        .filter(|d| args.family.as_deref().is_none_or(|f| d.has_tag("family", f)))
+        .filter(|d| {
+            args.family
+                .as_deref()
+                .is_none_or(|f| d.has_tag("family", f))
+        })
         .take(args.limit.unwrap_or(usize::MAX))
         .cloned()
         .collect();
@@ -52,18 +56,28 @@ pub fn run(args: EncodeArgs) -> CmdResult {
     let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
     let cllm = Cllm::<device::DefaultBackend>::load(&args.model, &dev)?;
     let weights = args.model.join(cllm_autoencoder::codec::files::MODEL);
-    let checksum = hex::encode(Sha256::digest(std::fs::read(&weights).map_err(|e| format!("reading {}: {e}", weights.display()))?));
+    let checksum = hex::encode(Sha256::digest(
+        std::fs::read(&weights).map_err(|e| format!("reading {}: {e}", weights.display()))?,
+    ));
     let collection = args.collection.clone().unwrap_or_else(|| {
-        let dir = args.model.canonicalize().unwrap_or_else(|_| args.model.clone());
+        let dir = args
+            .model
+            .canonicalize()
+            .unwrap_or_else(|_| args.model.clone());
         let run = dir.parent().and_then(|p| p.file_name()).or(dir.file_name());
-        run.map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cllm".into())
+        run.map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cllm".into())
     });
     let pairs = encode_corpus(&cllm, &docs, &backbone, args.safetensors.as_deref())?;
     if let Some(dir) = args.store.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut store = VectorStore::open(&args.store)?;
-    let key = ModelKey::new(format!("cllm:{}", args.model.display()), cllm.config().k, checksum);
+    let key = ModelKey::new(
+        format!("cllm:{}", args.model.display()),
+        cllm.config().k,
+        checksum,
+    );
     store.create_collection(&collection, &key)?;
     let stats = store.bulk_insert(&collection, pairs, 256, true)?;
     println!(

@@ -1,6 +1,6 @@
 //! `cllm voids` and `cllm store …`: the vector store and the void-zone search.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use cllm_void::{VectorStore, VoidSearchOptions};
@@ -87,7 +87,7 @@ pub enum StoreCommand {
     },
 }
 
-fn open_existing(path: &PathBuf) -> Result<VectorStore, Box<dyn std::error::Error + Send + Sync>> {
+fn open_existing(path: &Path) -> Result<VectorStore, Box<dyn std::error::Error + Send + Sync>> {
     if !path.exists() {
         return Err(format!("no vector store at {}", path.display()).into());
     }
@@ -102,16 +102,25 @@ pub fn run_store(cmd: StoreCommand) -> CmdResult {
                 println!("{}\t{} vectors\tmodel {:?}", c.name, c.count, c.model);
             }
         }
-        StoreCommand::Export { store, collection, out } => {
+        StoreCommand::Export {
+            store,
+            collection,
+            out,
+        } => {
             open_existing(&store)?.export_safetensors(&collection, &out)?;
             println!("wrote {}", out.display());
         }
-        StoreCommand::Import { store, collection, file } => {
+        StoreCommand::Import {
+            store,
+            collection,
+            file,
+        } => {
             if let Some(dir) = store.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
             let mut s = VectorStore::open(&store)?;
-            let stats = s.import_safetensors(&file, &collection, cllm_void::DEFAULT_IMPORT_LIMIT)?;
+            let stats =
+                s.import_safetensors(&file, &collection, cllm_void::DEFAULT_IMPORT_LIMIT)?;
             println!("{stats:?}");
         }
     }

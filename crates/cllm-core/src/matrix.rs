@@ -35,11 +35,13 @@ impl TokenMatrix {
                 what: "token matrix width",
             });
         }
-        let expected = rows.checked_mul(cols).ok_or_else(|| CoreError::ShapeMismatch {
-            what: "token matrix",
-            expected: "rows * cols to fit in usize".into(),
-            got: format!("{rows} x {cols}"),
-        })?;
+        let expected = rows
+            .checked_mul(cols)
+            .ok_or_else(|| CoreError::ShapeMismatch {
+                what: "token matrix",
+                expected: "rows * cols to fit in usize".into(),
+                got: format!("{rows} x {cols}"),
+            })?;
         if data.len() != expected {
             return Err(CoreError::ShapeMismatch {
                 what: "token matrix data",

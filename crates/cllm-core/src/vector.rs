@@ -23,7 +23,9 @@ impl TextVector {
     /// Wraps `values`, rejecting an empty vector or a NaN/infinite value.
     pub fn new(values: Vec<f32>) -> Result<Self, CoreError> {
         if values.is_empty() {
-            return Err(CoreError::Empty { what: "text vector" });
+            return Err(CoreError::Empty {
+                what: "text vector",
+            });
         }
         if let Some(index) = first_non_finite(&values) {
             return Err(CoreError::NonFinite {

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use cllm_core::write_atomic;
 use crate::empty_ball::{search_empty_balls, BallSearchOptions};
 use crate::error::{Result, VoidError};
 use crate::index::{IndexKind, KnnIndex};
@@ -14,6 +13,7 @@ use crate::points::PointSet;
 use crate::progress::progress_bar;
 use crate::store::VectorStore;
 use crate::zones::{merge_into_zones, VoidZone};
+use cllm_core::write_atomic;
 
 /// Options of the null test.
 ///

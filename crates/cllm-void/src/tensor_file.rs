@@ -20,9 +20,9 @@ use std::path::Path;
 use cllm_core::{Document, TextVector};
 use safetensors::{Dtype, SafeTensors};
 
-use cllm_core::write_atomic;
 use crate::error::{Result, VoidError};
 use crate::store::{InsertStats, ModelKey, VectorStore, MAX_DIM};
+use cllm_core::write_atomic;
 
 /// Format tag written in the metadata.
 pub const TENSOR_FILE_FORMAT: &str = "cllm-void/1";

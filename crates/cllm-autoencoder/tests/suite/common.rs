@@ -20,7 +20,9 @@ pub const PAD: u32 = 0;
 /// A seeded random embedding table `[VOCAB × WIDTH]`.
 pub fn table(seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..VOCAB * WIDTH).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    (0..VOCAB * WIDTH)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect()
 }
 
 /// `n` random texts of 4..=max tokens over ids 1..VOCAB, families cycling a/b/c.
@@ -29,7 +31,9 @@ pub fn texts(n: usize, max: usize, seed: u64) -> Vec<CachedText> {
     (0..n)
         .map(|i| {
             let len = rng.random_range(4..=max);
-            let ids: Vec<u32> = (0..len).map(|_| rng.random_range(1..VOCAB as u32)).collect();
+            let ids: Vec<u32> = (0..len)
+                .map(|_| rng.random_range(1..VOCAB as u32))
+                .collect();
             CachedText {
                 id: format!("t{i}"),
                 family: Some(["a", "b", "c"][i % 3].to_string()),

@@ -10,8 +10,14 @@ fn overfits_a_few_dozen_short_texts() {
     let _guard = common::serial();
     let data = common::data(36, 3);
     let mut opts = common::quiet_options();
-    opts.model = cllm_autoencoder::CllmConfig::new(common::WIDTH, common::MAX_LEN, 64, 32, vec![StageConfig::new(1, 4, 64)])
-        .with_heads(4);
+    opts.model = cllm_autoencoder::CllmConfig::new(
+        common::WIDTH,
+        common::MAX_LEN,
+        64,
+        32,
+        vec![StageConfig::new(1, 4, 64)],
+    )
+    .with_heads(4);
     opts.split.val_fraction = 0.0;
     opts.batch_size = 12;
     opts.max_steps = 400;
@@ -21,7 +27,9 @@ fn overfits_a_few_dozen_short_texts() {
     opts.eval_max_texts = 64;
     let dir = tempfile::tempdir().unwrap();
     let device = Default::default();
-    let report = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default()).unwrap();
+    let report =
+        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+            .unwrap();
     let best = report.best_val_token_accuracy.unwrap();
     eprintln!("evals: {:?}", report.state.evals);
     assert!(best >= 0.95, "token accuracy {best}");

@@ -12,12 +12,21 @@ fn resume_reproduces_the_uninterrupted_loss_curve() {
     // exercise every random source: dropout, input corruption, latent noise, sampled negatives
     opts.model = opts.model.with_dropout(0.1);
     opts.token_dropout = 0.1;
-    opts.loss = LossConfig::new().with_latent_noise(0.1).with_negatives(Some(8));
+    opts.loss = LossConfig::new()
+        .with_latent_noise(0.1)
+        .with_negatives(Some(8));
     opts.max_steps = 8;
     let device = Default::default();
 
     let full_dir = tempfile::tempdir().unwrap();
-    let full = train::<CpuTrainBackend>(&data, &opts, full_dir.path(), &device, &RunControl::default()).unwrap();
+    let full = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        full_dir.path(),
+        &device,
+        &RunControl::default(),
+    )
+    .unwrap();
     assert_eq!(full.steps, 8);
 
     let dir = tempfile::tempdir().unwrap();
@@ -26,8 +35,13 @@ fn resume_reproduces_the_uninterrupted_loss_curve() {
         ..Default::default()
     };
     let err = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &control).unwrap_err();
-    assert!(matches!(err, AutoencoderError::Interrupted { step: 3, .. }), "{err}");
-    let resumed = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default()).unwrap();
+    assert!(
+        matches!(err, AutoencoderError::Interrupted { step: 3, .. }),
+        "{err}"
+    );
+    let resumed =
+        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+            .unwrap();
     assert_eq!(resumed.steps, 8);
 
     let a: Vec<f32> = full.state.history.iter().map(|r| r.loss).collect();
@@ -45,7 +59,8 @@ fn same_seed_same_curve_other_seed_other_curve() {
     let device = Default::default();
     let run = |o: &cllm_autoencoder::TrainOptions| {
         let d = tempfile::tempdir().unwrap();
-        let r = train::<CpuTrainBackend>(&data, o, d.path(), &device, &RunControl::default()).unwrap();
+        let r =
+            train::<CpuTrainBackend>(&data, o, d.path(), &device, &RunControl::default()).unwrap();
         r.state.history.iter().map(|r| r.loss).collect::<Vec<f32>>()
     };
     let a = run(&opts);
@@ -65,6 +80,7 @@ fn a_directory_of_another_run_is_refused() {
     train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default()).unwrap();
     let mut other = opts.clone();
     other.model.k = 4;
-    let err = train::<CpuTrainBackend>(&data, &other, dir.path(), &device, &RunControl::default()).unwrap_err();
+    let err = train::<CpuTrainBackend>(&data, &other, dir.path(), &device, &RunControl::default())
+        .unwrap_err();
     assert!(matches!(err, AutoencoderError::InvalidConfig(_)));
 }

@@ -3,7 +3,9 @@
 
 use crate::common;
 
-use cllm_autoencoder::{train, CachedText, CllmConfig, CpuTrainBackend, RunControl, StageConfig, TokenCache, TrainData};
+use cllm_autoencoder::{
+    train, CachedText, CllmConfig, CpuTrainBackend, RunControl, StageConfig, TokenCache, TrainData,
+};
 use cllm_backbone::LlamaBackbone;
 use cllm_core::Backbone;
 
@@ -43,7 +45,10 @@ fn overfits_short_texts_on_real_smollm2_rows() {
     };
     let gguf = cllm_corpus::AssetPaths::in_cache(&cache_dir).gguf;
     if !gguf.exists() {
-        eprintln!("{} not found: skipped (run `cllm assets fetch`)", gguf.display());
+        eprintln!(
+            "{} not found: skipped (run `cllm assets fetch`)",
+            gguf.display()
+        );
         return;
     }
     let device = Default::default();
@@ -81,7 +86,9 @@ fn overfits_short_texts_on_real_smollm2_rows() {
     opts.learning_rate = 3e-3;
     opts.eval_every = 100;
     let dir = tempfile::tempdir().unwrap();
-    let report = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default()).unwrap();
+    let report =
+        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+            .unwrap();
     eprintln!("evals: {:?}", report.state.evals);
     let best = report.best_val_token_accuracy.unwrap();
     assert!(best >= 0.95, "token accuracy {best} on real SmolLM2 rows");

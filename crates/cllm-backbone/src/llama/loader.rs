@@ -51,7 +51,10 @@ pub fn config_from_gguf(file: &GgufFile) -> Result<LlamaConfig, BackboneError> {
         num_hidden_layers: u("block_count")?,
         num_attention_heads: heads,
         num_key_value_heads: u("attention.head_count_kv").unwrap_or(heads),
-        rope_theta: file.get_f32("llama.rope.freq_base").map(f64::from).unwrap_or(10000.0),
+        rope_theta: file
+            .get_f32("llama.rope.freq_base")
+            .map(f64::from)
+            .unwrap_or(10000.0),
         rms_norm_eps: f64::from(file.get_f32("llama.attention.layer_norm_rms_epsilon")?),
         max_position_embeddings: u("context_length")?,
         tie_word_embeddings: file.tensor_info("output.weight").is_err(),
@@ -115,7 +118,9 @@ impl<B: Backend> TensorReader<'_, B> {
     }
 
     fn vector(&self, name: &str, n: usize) -> Result<Param<Tensor<B, 1>>, BackboneError> {
-        Ok(Param::from_tensor(self.tensor(self.values(name, &[n])?, [n])))
+        Ok(Param::from_tensor(
+            self.tensor(self.values(name, &[n])?, [n]),
+        ))
     }
 
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Tensor<B, 2>, BackboneError> {
@@ -123,10 +128,21 @@ impl<B: Backend> TensorReader<'_, B> {
     }
 
     fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear<B>, BackboneError> {
-        Ok(linear_from_rows(&self.values(name, &[rows, cols])?, rows, cols, self.device))
+        Ok(linear_from_rows(
+            &self.values(name, &[rows, cols])?,
+            rows,
+            cols,
+            self.device,
+        ))
     }
 
-    fn qk(&self, name: &str, heads: usize, head_dim: usize, cols: usize) -> Result<Linear<B>, BackboneError> {
+    fn qk(
+        &self,
+        name: &str,
+        heads: usize,
+        head_dim: usize,
+        cols: usize,
+    ) -> Result<Linear<B>, BackboneError> {
         let rows = heads * head_dim;
         let values = unpermute_rows(&self.values(name, &[rows, cols])?, heads, head_dim, cols);
         Ok(linear_from_rows(&values, rows, cols, self.device))
@@ -141,10 +157,15 @@ pub fn load_llama<B: Backend>(
 ) -> Result<Llama<B>, BackboneError> {
     config.validate().map_err(BackboneError::InvalidConfig)?;
     let r = TensorReader::<B> { file, device };
-    let (d, ff, hd) = (config.hidden_size, config.intermediate_size, config.head_dim());
+    let (d, ff, hd) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.head_dim(),
+    );
     let (nh, nkv) = (config.num_attention_heads, config.num_key_value_heads);
     let mut model = config.init::<B>(device);
-    model.embed_tokens.weight = Param::from_tensor(r.matrix("token_embd.weight", config.vocab_size, d)?);
+    model.embed_tokens.weight =
+        Param::from_tensor(r.matrix("token_embd.weight", config.vocab_size, d)?);
     for (n, layer) in model.layers.iter_mut().enumerate() {
         let name = |t: &str| format!("blk.{n}.{t}.weight");
         let attn = &mut layer.self_attn;

@@ -62,23 +62,32 @@ impl LlamaConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be positive"));
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return Err(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if self.head_dim() % 2 != 0 {
-            return Err(format!("head dim {} must be even for RoPE", self.head_dim()));
+        if !self.head_dim().is_multiple_of(2) {
+            return Err(format!(
+                "head dim {} must be even for RoPE",
+                self.head_dim()
+            ));
         }
         if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0) {
-            return Err(format!("rms_norm_eps {} must be positive", self.rms_norm_eps));
+            return Err(format!(
+                "rms_norm_eps {} must be positive",
+                self.rms_norm_eps
+            ));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
             return Err(format!("rope_theta {} must be positive", self.rope_theta));
@@ -149,7 +158,10 @@ impl<B: Backend> RotaryTables<B> {
             }
         }
         let make = |v: Vec<f32>| {
-            Tensor::<B, 2>::from_data(burn::tensor::TensorData::new(v, [max_len, head_dim]), device)
+            Tensor::<B, 2>::from_data(
+                burn::tensor::TensorData::new(v, [max_len, head_dim]),
+                device,
+            )
         };
         Self {
             cos: make(cos),
@@ -219,7 +231,9 @@ impl<B: Backend> LlamaAttention<B> {
             ..Default::default()
         };
         let out = attention(q, self.repeat_kv(k), self.repeat_kv(v), None, None, options);
-        let out = out.swap_dims(1, 2).reshape([b, l, self.num_heads * self.head_dim]);
+        let out = out
+            .swap_dims(1, 2)
+            .reshape([b, l, self.num_heads * self.head_dim]);
         self.o_proj.forward(out)
     }
 }
@@ -259,7 +273,10 @@ pub struct LlamaDecoderLayer<B: Backend> {
 impl<B: Backend> LlamaDecoderLayer<B> {
     /// Residual stream in, residual stream out.
     pub fn forward(&self, x: Tensor<B, 3>, rope: &RotaryTables<B>) -> Tensor<B, 3> {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope);
+        let x = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), rope);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
     }
 }

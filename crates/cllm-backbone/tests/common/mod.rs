@@ -28,15 +28,26 @@ pub fn smollm2() -> &'static LlamaBackbone<NdArray> {
 
 /// The committed reference fixture written by `scripts/smollm2_reference.py`.
 pub fn reference() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/smollm2/reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/smollm2/reference.json"
+    );
     let text = std::fs::read_to_string(path).expect("reading fixtures/smollm2/reference.json");
     serde_json::from_str(&text).expect("parsing the reference fixture")
 }
 
 pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
