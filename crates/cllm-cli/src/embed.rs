@@ -163,6 +163,7 @@ pub fn run(args: EmbedArgs) -> CmdResult {
         let meta = job.metadata(shard, max_tokens);
         if shard_matches(&path, &meta) {
             reused += 1;
+            bar.inc(shard.len() as u64);
         } else {
             let t = Instant::now();
             let bytes = job.embed_shard(&ids, &meta, &bar)?;
@@ -171,7 +172,6 @@ pub fn run(args: EmbedArgs) -> CmdResult {
             cllm_core::write_atomic(&path, &bytes)
                 .map_err(|e| format!("writing {}: {e}", path.display()))?;
         }
-        bar.set_position(((i + 1) * args.shard_size).min(docs.len()) as u64);
     }
     bar.finish_and_clear();
 
@@ -250,7 +250,7 @@ impl Job<'_> {
             for (&i, m) in chunk.iter().zip(out) {
                 matrices[i] = Some(m);
             }
-            bar.inc(0);
+            bar.inc(chunk.len() as u64);
         }
         let matrices: Vec<TokenMatrix> = matrices.into_iter().flatten().collect();
         serialize_shard(ids, &matrices, self.args.full, meta)
