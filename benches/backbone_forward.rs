@@ -68,8 +68,7 @@ fn bench<B: Backend>(
     let median = times[times.len() / 2];
     let tokens = (batch_size * SEQ) as f64;
     println!(
-        "{{\"impl\": \"cllm-backbone (burn {} {backend})\", \"batch\": {batch_size}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}}}",
-        "0.21.0",
+        "{{\"impl\": \"cllm-backbone (burn 0.21.0 {backend})\", \"batch\": {batch_size}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}}}",
         median * 1e3,
         times[0] * 1e3,
         tokens / median,

@@ -120,3 +120,73 @@ pub fn until_pad(pred: &[usize], pad: usize) -> &[usize] {
     let end = pred.iter().position(|&p| p == pad).unwrap_or(pred.len());
     &pred[..end]
 }
+
+/// The void score of each query vector: its mean Euclidean distance to its `k` nearest
+/// reference vectors (the pilot's score; large = far from the training data). Brute force.
+///
+/// ```
+/// use cllm_autoencoder::eval::void_scores;
+/// let reference = vec![vec![0.0f32, 0.0], vec![1.0, 0.0], vec![0.0, 1.0]];
+/// let s = void_scores(&reference, &[vec![0.0, 0.0], vec![10.0, 0.0]], 1);
+/// assert_eq!(s[0], 0.0);
+/// assert_eq!(s[1], 9.0);
+/// ```
+pub fn void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Vec<f64> {
+    let k = k.clamp(1, reference.len().max(1));
+    queries
+        .iter()
+        .map(|q| {
+            let mut d: Vec<f64> = reference
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .zip(q)
+                        .map(|(a, b)| ((a - b) as f64).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect();
+            if d.is_empty() {
+                return f64::NAN;
+            }
+            d.select_nth_unstable_by(k - 1, f64::total_cmp);
+            d[..k].iter().sum::<f64>() / k as f64
+        })
+        .collect()
+}
+
+/// Area under the ROC curve of `positives` against `negatives` (the probability that a
+/// random positive scores higher than a random negative; ties count half). 0.5 = no
+/// separation. `NaN` when either side is empty.
+///
+/// ```
+/// use cllm_autoencoder::eval::auroc;
+/// assert_eq!(auroc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+/// assert_eq!(auroc(&[1.0], &[1.0]), 0.5);
+/// assert_eq!(auroc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
+/// ```
+pub fn auroc(positives: &[f64], negatives: &[f64]) -> f64 {
+    if positives.is_empty() || negatives.is_empty() {
+        return f64::NAN;
+    }
+    let mut all: Vec<(f64, bool)> = positives
+        .iter()
+        .map(|&s| (s, true))
+        .chain(negatives.iter().map(|&s| (s, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // average ranks over ties (1-based), Mann–Whitney U
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += avg * all[i..=j].iter().filter(|x| x.1).count() as f64;
+        i = j + 1;
+    }
+    let (np, nn) = (positives.len() as f64, negatives.len() as f64);
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}

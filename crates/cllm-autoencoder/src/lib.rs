@@ -18,7 +18,9 @@
 //! - [`eval`]: token accuracy and exact-text rate;
 //! - [`codec`]: [`Cllm`], the `encode` / `decode` API on [`TokenMatrix`](cllm_core::TokenMatrix)
 //!   and [`TextVector`](cllm_core::TextVector);
-//! - [`export`]: `cllm encode` for a corpus.
+//! - [`export`]: `cllm encode` for a corpus, vector files;
+//! - [`semantic`]: sentence embeddings for the semantic alignment term;
+//! - [`job`]: the whole `cllm train` job (corpus → cache → training → per-split report).
 //!
 //! ```
 //! use burn::backend::{Autodiff, NdArray};
@@ -48,9 +50,11 @@ pub mod config;
 mod error;
 pub mod eval;
 pub mod export;
+pub mod job;
 pub mod loss;
 pub mod model;
 mod persist;
+pub mod semantic;
 pub mod train;
 pub mod vocab;
 
@@ -59,7 +63,8 @@ pub use codec::Cllm;
 pub use config::{CllmConfig, StageConfig, StageSummary};
 pub use error::{AutoencoderError, Result};
 pub use eval::{evaluate, EvalReport};
-pub use export::{encode_corpus, write_vectors};
+pub use export::{encode_corpus, read_vectors, write_vector_file, write_vectors, VectorFile};
+pub use job::{run_train_job, FamilySeparation, JobReport, SplitResult, TrainJob};
 pub use loss::LossConfig;
 pub use model::CllmModel;
 pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};

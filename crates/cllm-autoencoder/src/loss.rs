@@ -2,7 +2,7 @@
 //!
 //! `loss = CE(exp(s) · restored · E_Cᵀ, ids) + mse_weight · MSE(restored, E[ids])
 //!        + cosine_weight · (1 − cos(restored, E[ids]))
-//!        + cluster_weight · clustering(z)`
+//!        + cluster_weight · clustering(z) + align_weight · alignment(z, s)`
 //!
 //! - **Token term** (always on): cross-entropy through the backbone's tied head with a
 //!   learned scale `s`, as in the pilot. The softmax is restricted to the corpus vocabulary
@@ -21,6 +21,13 @@
 //!   `z + σ · std_batch(z) · ε` (σ = [`LossConfig::latent_noise`], std per dimension,
 //!   not differentiated), so that the decoder must map a neighbourhood of each training
 //!   vector to the same text and points between data decode to sense.
+//! - **Semantic alignment** (off by default): the distances between the batch's text
+//!   vectors should follow the distances between sentence embeddings `s` of the same texts
+//!   (e.g. mean-pooled all-MiniLM-L6-v2, see [`crate::semantic`]). Both pairwise distance
+//!   matrices are divided by their mean off-diagonal value (scale-free, so the text
+//!   vectors keep whatever scale the reconstruction wants) and the term is the mean squared
+//!   difference over all pairs `i ≠ j`. It asks the encoder to place texts of similar meaning
+//!   near each other, not merely texts of similar tokens — the lever against memorising.
 
 use burn::config::Config;
 use burn::tensor::activation::log_softmax;
@@ -45,6 +52,9 @@ pub struct LossConfig {
     /// Relative std σ of the Gaussian noise on the text vector (0 = off).
     #[config(default = 0.0)]
     pub latent_noise: f64,
+    /// Weight of the semantic alignment term (0 = off; needs sentence embeddings).
+    #[config(default = 0.0)]
+    pub align_weight: f64,
 }
 
 /// Token cross-entropy of `rows` (`[n, d]`) against candidate rows `cand` (`[c, d]`)
@@ -74,6 +84,46 @@ pub fn clustering_term<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 1> {
     let mean_all = d.clone().sum() / ((b * (b - 1)).max(1) as f64);
     let nn = d.mask_fill(eye, f32::MAX).min_dim(1).mean();
     nn / (mean_all + 1e-6)
+}
+
+/// Pairwise Euclidean distances `[b, b]` of the rows of `x` (`[b, k]`), with a small
+/// floor inside the square root so that the gradient stays finite on the diagonal.
+fn pairwise_distances<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let sq = x.clone().square().sum_dim(1); // [b, 1]
+    (sq.clone() + sq.transpose() - x.clone().matmul(x.transpose()) * 2.0)
+        .clamp_min(0.0)
+        .add_scalar(1e-8)
+        .sqrt()
+}
+
+/// The semantic alignment term: mean squared difference between the pairwise distances
+/// of `z` (`[b, k]`) and of `s` (`[b, D]`), each divided by its mean over pairs `i ≠ j`
+/// (`b ≥ 2`). Zero when the two point sets are similar up to scale.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::{Tensor, TensorData};
+/// use cllm_autoencoder::loss::alignment_term;
+/// let dev = Default::default();
+/// let s = Tensor::<NdArray, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 1.0, 0.0, 0.0, 3.0], [3, 2]), &dev);
+/// let z = s.clone() * 7.0; // same geometry, other scale
+/// assert!(alignment_term(z, s.clone()).into_scalar() < 1e-6);
+/// let other = Tensor::<NdArray, 2>::from_data(TensorData::new(vec![0.0f32, 0.0, 3.0, 0.0, 0.0, 1.0], [3, 2]), &dev);
+/// assert!(alignment_term(other, s).into_scalar() > 0.1);
+/// ```
+pub fn alignment_term<B: Backend>(z: Tensor<B, 2>, s: Tensor<B, 2>) -> Tensor<B, 1> {
+    let [b, _] = z.dims();
+    let device = z.device();
+    let off = Tensor::<B, 2>::ones([b, b], &device) - Tensor::<B, 2>::eye(b, &device);
+    let pairs = (b * (b - 1)).max(1) as f64;
+    let normalised = |d: Tensor<B, 2>| {
+        let d = d * off.clone();
+        let mean = d.clone().sum() / pairs;
+        d / mean.add_scalar(1e-8).unsqueeze::<2>()
+    };
+    let dz = normalised(pairwise_distances(z));
+    let ds = normalised(pairwise_distances(s));
+    (dz - ds).square().sum() / pairs
 }
 
 /// Per-token cosine distance `1 − cos(a, b)` averaged over rows (`[n, d]`).
@@ -139,6 +189,32 @@ mod tests {
             &dev,
         );
         assert!((clustering_term(s).into_scalar() - b).abs() < 1e-4);
+    }
+
+    #[test]
+    fn alignment_term_prefers_the_target_geometry() {
+        let dev = Default::default();
+        let s = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 0.1, 0.0, 5.0, 5.0, 5.1, 5.0], [4, 2]),
+            &dev,
+        );
+        // same ordering of pairs, other scale and a rotation: near zero
+        let z = Tensor::<B, 2>::from_data(
+            TensorData::new(
+                vec![0.0f32, 0.0, 0.0, 0.3, -15.0, 15.0, -15.0, 15.3],
+                [4, 2],
+            ),
+            &dev,
+        );
+        let good = alignment_term(z, s.clone()).into_scalar();
+        // the partners swapped: far
+        let swapped = Tensor::<B, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 5.0, 5.0, 0.1, 0.0, 5.1, 5.0], [4, 2]),
+            &dev,
+        );
+        let bad = alignment_term(swapped, s).into_scalar();
+        assert!(good < 1e-4, "{good}");
+        assert!(bad > 0.5, "{bad}");
     }
 
     #[test]

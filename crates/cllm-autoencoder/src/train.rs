@@ -42,9 +42,10 @@ use crate::codec::{files, save_model_dir};
 use crate::config::CllmConfig;
 use crate::error::{AutoencoderError, Result};
 use crate::eval::{evaluate, input_tensors, EvalReport};
-use crate::loss::{clustering_term, cosine_distance, tied_head_ce, LossConfig};
+use crate::loss::{alignment_term, clustering_term, cosine_distance, tied_head_ce, LossConfig};
 use crate::model::CllmModel;
 use crate::persist;
+use crate::semantic::SemanticTargets;
 use crate::vocab::VocabTable;
 
 /// Everything a training run needs besides the data. Saved as `run.json`.
@@ -166,6 +167,7 @@ impl TrainOptions {
         if self.loss.latent_noise < 0.0
             || self.loss.cluster_weight < 0.0
             || self.loss.mse_weight < 0.0
+            || self.loss.align_weight < 0.0
         {
             return bad("loss weights must be non-negative");
         }
@@ -193,6 +195,8 @@ pub struct TrainData {
     pub replay: Option<TokenCache>,
     /// The vocabulary table.
     pub vocab: VocabTable,
+    /// Sentence embeddings for the semantic alignment term (by document id).
+    pub semantic: Option<SemanticTargets>,
 }
 
 impl TrainData {
@@ -236,7 +240,33 @@ impl TrainData {
             cache,
             replay,
             vocab,
+            semantic: None,
         })
+    }
+
+    /// Adds sentence embeddings for the semantic alignment term. Every text of the
+    /// training corpus should have one; an error when none has, a warning when some lack it.
+    pub fn with_semantic(mut self, targets: SemanticTargets) -> Result<Self> {
+        let covered = self
+            .cache
+            .texts
+            .iter()
+            .filter(|t| targets.get(&t.id).is_some())
+            .count();
+        if covered == 0 {
+            return Err(AutoencoderError::InvalidConfig(
+                "the sentence embeddings cover none of the corpus texts (other ids?)".into(),
+            ));
+        }
+        if covered < self.cache.len() {
+            tracing::warn!(
+                covered,
+                texts = self.cache.len(),
+                "some texts have no sentence embedding; they are left out of the alignment term"
+            );
+        }
+        self.semantic = Some(targets);
+        Ok(self)
     }
 
     fn indexed(&self, cache: &TokenCache) -> Vec<Vec<usize>> {
@@ -369,6 +399,11 @@ pub fn train<B: AutodiffBackend>(
             "the cache holds texts of up to {} tokens, the model takes {}",
             data.cache.max_len, opts.model.max_len
         )));
+    }
+    if opts.loss.align_weight > 0.0 && data.semantic.is_none() {
+        return Err(AutoencoderError::InvalidConfig(
+            "align_weight > 0 needs sentence embeddings (TrainData::with_semantic)".into(),
+        ));
     }
     std::fs::create_dir_all(out_dir.join(CHECKPOINTS))
         .map_err(|e| AutoencoderError::io(out_dir, e))?;
@@ -512,14 +547,24 @@ pub fn train<B: AutodiffBackend>(
             .iter()
             .map(|&i| texts[i].as_slice())
             .collect();
-        if let Some((rtexts, rtrain)) = &replay {
+        let mut member_ids: Vec<&str> = batches[state.batch_in_epoch]
+            .iter()
+            .map(|&i| data.cache.texts[i].id.as_str())
+            .collect();
+        if let (Some((rtexts, rtrain)), Some(rcache)) = (&replay, &data.replay) {
             use rand::Rng;
             let mut rng = rng_for(opts.seed, stream::REPLAY, step);
             let n_replay = ((members.len() as f64) * opts.replay_fraction).round() as usize;
-            for slot in members.iter_mut().take(n_replay) {
-                *slot = rtexts[rtrain[rng.random_range(0..rtrain.len())]].as_slice();
+            for (slot, id) in members.iter_mut().zip(member_ids.iter_mut()).take(n_replay) {
+                let r = rtrain[rng.random_range(0..rtrain.len())];
+                *slot = rtexts[r].as_slice();
+                *id = rcache.texts[r].id.as_str();
             }
         }
+        let align = match (&data.semantic, opts.loss.align_weight > 0.0) {
+            (Some(t), true) => AlignBatch::gather(t, &member_ids),
+            _ => None,
+        };
         let hb = HostBatch::new(
             &members,
             l,
@@ -529,7 +574,15 @@ pub fn train<B: AutodiffBackend>(
         );
         B::seed(device, rng_seed(opts.seed, stream::BACKEND, step));
         let lr = opts.lr_at(state.step);
-        let out = batch_loss(&model, &e_v, &hb, &opts.loss, opts.seed, step);
+        let out = batch_loss(
+            &model,
+            &e_v,
+            &hb,
+            &opts.loss,
+            align.as_ref(),
+            opts.seed,
+            step,
+        );
         let grads = GradientsParams::from_grads(out.total.backward(), &model);
         model = optim.step(lr, model, grads);
         state.step += 1;
@@ -684,6 +737,36 @@ fn write_checkpoint<B: AutodiffBackend>(
     Ok(dir)
 }
 
+/// The sentence embeddings of the batch members that have one.
+pub(crate) struct AlignBatch {
+    /// Positions in the batch.
+    pub rows: Vec<usize>,
+    /// Their unit embeddings, row-major `[rows × dim]`.
+    pub targets: Vec<f32>,
+    /// Embedding width.
+    pub dim: usize,
+}
+
+impl AlignBatch {
+    /// Looks the members up; `None` when fewer than 3 have an embedding (the term compares
+    /// pairs and is degenerate below 3 points).
+    pub fn gather(t: &SemanticTargets, ids: &[&str]) -> Option<Self> {
+        let mut rows = Vec::new();
+        let mut targets = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(v) = t.get(id) {
+                rows.push(i);
+                targets.extend_from_slice(v);
+            }
+        }
+        (rows.len() >= 3).then_some(Self {
+            rows,
+            targets,
+            dim: t.dim(),
+        })
+    }
+}
+
 /// A batch's loss and its values read back.
 pub(crate) struct BatchLoss<B: Backend> {
     pub total: Tensor<B, 1>,
@@ -698,6 +781,7 @@ pub(crate) fn batch_loss<B: Backend>(
     e_v: &Tensor<B, 2>,
     hb: &HostBatch,
     cfg: &LossConfig,
+    align: Option<&AlignBatch>,
     seed: u64,
     step: u64,
 ) -> BatchLoss<B> {
@@ -714,6 +798,19 @@ pub(crate) fn batch_loss<B: Backend>(
     let mut total_extra: Option<Tensor<B, 1>> = None;
     if cfg.cluster_weight > 0.0 && b >= 2 {
         total_extra = Some(clustering_term(z.clone()) * cfg.cluster_weight);
+    }
+    if let (Some(a), true) = (align, cfg.align_weight > 0.0) {
+        let idx: Vec<i64> = a.rows.iter().map(|&r| r as i64).collect();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [a.rows.len()]), &device);
+        let s = Tensor::<B, 2>::from_data(
+            TensorData::new(a.targets.clone(), [a.rows.len(), a.dim]),
+            &device,
+        );
+        let term = alignment_term(z.clone().select(0, idx), s) * cfg.align_weight;
+        total_extra = Some(match total_extra {
+            Some(t) => t + term,
+            None => term,
+        });
     }
     if cfg.latent_noise > 0.0 && b >= 2 {
         let [_, k] = z.dims();

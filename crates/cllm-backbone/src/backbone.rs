@@ -246,12 +246,14 @@ struct ExactRowIndex {
 impl ExactRowIndex {
     fn new<B: Backend>(table: &Tensor<B, 2>) -> Self {
         let [vocab, width] = table.dims();
-        let rows = table
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
+        let rows = match table.clone().into_data().convert::<f32>().to_vec::<f32>() {
+            Ok(rows) => rows,
+            Err(e) => {
+                // only the fast path is lost: decoding falls back to the full L2 search
+                tracing::warn!(error = ?e, "embedding table not readable; exact-row fast path off");
+                Vec::new()
+            }
+        };
         let mut by_hash = std::collections::HashMap::with_capacity(vocab);
         if rows.len() == vocab * width {
             for (id, row) in rows.chunks_exact(width).enumerate() {

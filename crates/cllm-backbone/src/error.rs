@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use cllm_core::CoreError;
 use thiserror::Error;
 
@@ -32,6 +34,31 @@ pub enum BackboneError {
     /// A weight tensor holds NaN or infinite values.
     #[error("tensor {0:?} holds non-finite values")]
     NonFiniteWeight(String),
+    /// A model file (e.g. `config.json`, `tokenizer.json`, `model.safetensors`) does not exist.
+    #[error("missing file {}", path.display())]
+    MissingFile {
+        /// The file that was looked for.
+        path: PathBuf,
+    },
+    /// A model file exists but could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A safetensors file is malformed (bad header, offsets, truncated data, …).
+    #[error("safetensors: {0}")]
+    Safetensors(String),
+    /// A weight tensor is stored in a dtype the loader does not convert.
+    #[error("tensor {name:?} has unsupported dtype {dtype}")]
+    UnsupportedDtype {
+        /// Tensor name.
+        name: String,
+        /// The dtype in the file.
+        dtype: String,
+    },
     /// The tokenizer could not be built or failed on an input.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -41,6 +68,19 @@ pub enum BackboneError {
     /// A shared-type error (empty input, too long, bad layer, …).
     #[error(transparent)]
     Core(#[from] CoreError),
+}
+
+impl BackboneError {
+    /// Wraps an I/O error on `path`: [`BackboneError::MissingFile`] when the file does not
+    /// exist, [`BackboneError::Io`] otherwise.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        let path = path.as_ref().to_path_buf();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            BackboneError::MissingFile { path }
+        } else {
+            BackboneError::Io { path, source }
+        }
+    }
 }
 
 impl From<BackboneError> for CoreError {

@@ -11,6 +11,10 @@
 //! - [`llama::loader`]: GGUF tensor names onto the module tree, incl. undoing llama.cpp's
 //!   Q/K row permutation;
 //! - [`tokenizer`]: byte-level BPE from `tokenizer.ggml.*` metadata;
+//! - [`bert`]: a BERT encoder in burn and its safetensors loader, behind [`MiniLm`], the
+//!   all-MiniLM-L6-v2 sentence encoder (mean pooling + L2 normalisation, as
+//!   sentence-transformers); [`LayerMeanPool`] turns a [`LlamaBackbone`] layer into a
+//!   sentence encoder too (both implement [`cllm_core::SentenceEncoder`]);
 //! - [`device`]: the backend picked by cargo feature (`ndarray`, `wgpu`, `cuda`) and a
 //!   device constructor that returns an error instead of panicking or hanging.
 //!
@@ -27,10 +31,14 @@
 #![deny(missing_docs)]
 
 mod backbone;
+pub mod bert;
 pub mod device;
 mod error;
 pub mod llama;
+mod sentence;
 pub mod tokenizer;
+mod weights;
 
 pub use backbone::{tokenizer_spec, LlamaBackbone};
 pub use error::BackboneError;
+pub use sentence::{LayerMeanPool, MiniLm};

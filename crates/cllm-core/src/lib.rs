@@ -29,6 +29,7 @@ mod backbone;
 mod document;
 mod error;
 mod matrix;
+mod sentence;
 mod vector;
 
 pub use atomic::write_atomic;
@@ -36,6 +37,7 @@ pub use backbone::{Backbone, DecodeStrategy};
 pub use document::Document;
 pub use error::CoreError;
 pub use matrix::TokenMatrix;
+pub use sentence::SentenceEncoder;
 pub use vector::TextVector;
 
 /// Result alias with [`CoreError`].

@@ -5,4 +5,5 @@ mod codec;
 mod common;
 mod learning;
 mod resume;
+mod semantic;
 mod smollm2_rows;

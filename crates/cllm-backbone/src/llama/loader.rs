@@ -23,10 +23,10 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use cllm_gguf::GgufFile;
 
 use super::model::{linear_from_rows, Llama, LlamaConfig};
+use crate::weights::WeightSource;
 use crate::BackboneError;
 
 /// Reads the llama hyper-parameters from GGUF metadata (`general.architecture = llama`).
@@ -92,9 +92,13 @@ struct TensorReader<'a, B: Backend> {
     device: &'a B::Device,
 }
 
-impl<B: Backend> TensorReader<'_, B> {
+impl<B: Backend> WeightSource<B> for TensorReader<'_, B> {
+    fn device(&self) -> &B::Device {
+        self.device
+    }
+
     /// Dequantised values of `name`, checked against the expected row-major shape.
-    fn values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, BackboneError> {
+    fn raw_values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, BackboneError> {
         let got = self
             .file
             .shape(name)
@@ -106,27 +110,11 @@ impl<B: Backend> TensorReader<'_, B> {
                 got,
             });
         }
-        let values = self.file.tensor_f32(name)?;
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(BackboneError::NonFiniteWeight(name.into()));
-        }
-        Ok(values)
+        Ok(self.file.tensor_f32(name)?)
     }
+}
 
-    fn tensor<const D: usize>(&self, values: Vec<f32>, shape: [usize; D]) -> Tensor<B, D> {
-        Tensor::from_data(TensorData::new(values, shape), self.device)
-    }
-
-    fn vector(&self, name: &str, n: usize) -> Result<Param<Tensor<B, 1>>, BackboneError> {
-        Ok(Param::from_tensor(
-            self.tensor(self.values(name, &[n])?, [n]),
-        ))
-    }
-
-    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Tensor<B, 2>, BackboneError> {
-        Ok(self.tensor(self.values(name, &[rows, cols])?, [rows, cols]))
-    }
-
+impl<B: Backend> TensorReader<'_, B> {
     fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear<B>, BackboneError> {
         Ok(linear_from_rows(
             &self.values(name, &[rows, cols])?,

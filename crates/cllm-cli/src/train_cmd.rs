@@ -1,0 +1,272 @@
+//! `cllm train`: train (or fine-tune) a CLLM on the recipe corpus, resumably, and score
+//! the best model on every split.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use burn::module::Module;
+use clap::Args;
+use cllm_autoencoder::{
+    run_train_job, AutoencoderError, CllmConfig, CllmModel, DefaultTrainBackend, LossConfig,
+    RunControl, SplitOptions, TrainJob, TrainOptions,
+};
+use cllm_backbone::{device, LlamaBackbone};
+
+use crate::{AssetArgs, CmdResult};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    assets: AssetArgs,
+    /// Architecture preset: k8, k16, k32, k64 (the pilot's 11.6M-parameter design) or
+    /// cpu-k8 … cpu-k64 (1.9M, for CPU runs). Default: cpu-k16 on the CPU backend, k16 on
+    /// a GPU backend; with --init-from, the architecture of that model.
+    #[arg(long, conflicts_with = "model_config")]
+    preset: Option<String>,
+    /// The architecture as JSON (a `CllmConfig`, e.g. a model directory's config.json,
+    /// edited): any stages, widths, merges, heads.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
+    /// Text-vector size (overrides the preset's k).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Output directory (checkpoints, best model, token cache, eval.json). Running the same
+    /// command again resumes an interrupted run.
+    #[arg(long, default_value = "runs/cllm1")]
+    out: PathBuf,
+    /// Training steps (the cosine decay spans them).
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// Stop after this many seconds of training (not reproducible).
+    #[arg(long)]
+    time_budget: Option<f64>,
+    /// Texts per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Peak learning rate (AdamW).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Linear warm-up steps (at most a quarter of --steps).
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+    /// Stop after this many validations without improvement.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 250)]
+    eval_every: usize,
+    /// Validation texts per validation.
+    #[arg(long, default_value_t = 128)]
+    eval_texts: usize,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: usize,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampled softmax: the batch's targets plus N random corpus tokens (default: the
+    /// full corpus vocabulary).
+    #[arg(long)]
+    negatives: Option<usize>,
+    /// Denoising: fraction of input tokens replaced by the pad row.
+    #[arg(long, default_value_t = 0.0)]
+    token_dropout: f64,
+    /// Smoothness: relative std of Gaussian noise on the text vector while training.
+    #[arg(long, default_value_t = 0.0)]
+    latent_noise: f64,
+    /// Weight of the clustering term (vectors draw together, empty space appears).
+    #[arg(long, default_value_t = 0.0)]
+    cluster_weight: f64,
+    /// Weight of the semantic alignment term (needs --sentence-embeddings).
+    #[arg(long, default_value_t = 0.0)]
+    align_weight: f64,
+    /// Sentence embeddings of the corpus texts (a vector file from `cllm sentence-embed`).
+    #[arg(long)]
+    sentence_embeddings: Option<PathBuf>,
+    /// Dropout inside the transformer layers.
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Families held out of training entirely (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "soup,pizza")]
+    hold_out: Vec<String>,
+    /// Fraction of the remaining texts used for validation.
+    #[arg(long, default_value_t = 0.05)]
+    val_fraction: f64,
+    /// Fine-tuning (CLLM2): start from this trained model directory (RUN/model).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// Train on this family only (e.g. soup for CLLM2); the rest is the replay corpus.
+    #[arg(long)]
+    family: Option<String>,
+    /// Fine-tuning: fraction of every batch replayed from the rest of the corpus.
+    #[arg(long, default_value_t = 0.0)]
+    replay_fraction: f64,
+    /// Only the first N documents of the corpus (quick trials).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Texts per split scored in the final report.
+    #[arg(long, default_value_t = 256)]
+    report_texts: usize,
+}
+
+impl TrainArgs {
+    fn model_config(&self) -> Result<CllmConfig, Box<dyn std::error::Error + Send + Sync>> {
+        let mut model = match (&self.model_config, &self.preset, &self.init_from) {
+            (Some(file), _, _) => read_config_file(file)?,
+            (None, Some(p), _) => CllmConfig::preset(p)?,
+            (None, None, Some(init)) => read_config(init)?,
+            (None, None, None) if device::backend_name() == "ndarray" => {
+                CllmConfig::preset("cpu-k16")?
+            }
+            (None, None, None) => CllmConfig::preset("k16")?,
+        };
+        if let Some(k) = self.k {
+            model.k = k;
+        }
+        if let Some(d) = self.dropout {
+            model.dropout = d;
+        }
+        Ok(model)
+    }
+
+    fn job(&self) -> Result<TrainJob, Box<dyn std::error::Error + Send + Sync>> {
+        let mut loss = LossConfig::new();
+        loss.negatives = self.negatives;
+        loss.latent_noise = self.latent_noise;
+        loss.cluster_weight = self.cluster_weight;
+        loss.align_weight = self.align_weight;
+        if self.align_weight > 0.0 && self.sentence_embeddings.is_none() {
+            return Err("--align-weight needs --sentence-embeddings FILE".into());
+        }
+        let options = TrainOptions {
+            model: self.model_config()?,
+            loss,
+            batch_size: self.batch,
+            learning_rate: self.lr,
+            warmup_steps: self.warmup.min(self.steps / 4).max(1),
+            max_steps: self.steps,
+            time_budget_s: self.time_budget,
+            token_dropout: self.token_dropout,
+            eval_every: self.eval_every,
+            eval_max_texts: self.eval_texts,
+            patience: self.patience,
+            checkpoint_every: self.checkpoint_every,
+            seed: self.seed,
+            split: SplitOptions {
+                held_out_families: self
+                    .hold_out
+                    .iter()
+                    .filter(|f| !f.is_empty())
+                    .cloned()
+                    .collect(),
+                val_fraction: self.val_fraction,
+                seed: self.seed,
+            },
+            init_from: self.init_from.clone(),
+            replay_fraction: self.replay_fraction,
+            ..Default::default()
+        };
+        let mut job = TrainJob::new(options, &self.out);
+        job.family = self.family.clone();
+        job.semantic = self.sentence_embeddings.clone();
+        job.report_texts = self.report_texts;
+        Ok(job)
+    }
+}
+
+fn read_config(model_dir: &Path) -> Result<CllmConfig, Box<dyn std::error::Error + Send + Sync>> {
+    read_config_file(&model_dir.join(cllm_autoencoder::codec::files::CONFIG))
+}
+
+fn read_config_file(path: &Path) -> Result<CllmConfig, Box<dyn std::error::Error + Send + Sync>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+pub fn run(args: TrainArgs) -> CmdResult {
+    let job = args.job()?;
+    let paths = args.assets.resolve()?;
+    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let all = corpus.documents();
+    let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
+    let dev = device::default_device()?;
+    let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+    {
+        let m = &job.options.model;
+        let probe = CllmModel::<device::DefaultBackend>::new(m, &dev)?;
+        eprintln!(
+            "CLLM: k = {}, {} parameters, {:.0}x overall, backend {}",
+            m.k,
+            probe.num_params(),
+            m.total_factor(),
+            device::backend_name()
+        );
+        for s in m.stage_report() {
+            eprintln!("  {s}");
+        }
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let first = AtomicBool::new(true);
+        // first Ctrl-C: finish the step, write a checkpoint, exit; second: exit at once
+        if let Err(e) = ctrlc::set_handler(move || {
+            if first.swap(false, Ordering::SeqCst) {
+                eprintln!(
+                    "\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)"
+                );
+                stop.store(true, Ordering::SeqCst);
+            } else {
+                std::process::exit(130);
+            }
+        }) {
+            tracing::warn!(error = %e, "no Ctrl-C handler; an interrupt loses the steps since the last checkpoint");
+        }
+    }
+    let control = RunControl {
+        stop: Some(stop),
+        stop_after_steps: None,
+    };
+    let report = match run_train_job::<DefaultTrainBackend>(&job, &backbone, docs, &dev, &control) {
+        Err(AutoencoderError::Interrupted { step, checkpoint }) => {
+            eprintln!(
+                "stopped at step {step}; checkpoint {}. Run the same command again to resume.",
+                checkpoint.display()
+            );
+            return Err("interrupted".into());
+        }
+        r => r?,
+    };
+    println!(
+        "trained {} steps ({:.2} epochs, {:.0} s, {} parameters) -> {}",
+        report.steps,
+        report.epochs,
+        report.wall_s,
+        report.params,
+        job.out_dir.join("model").display()
+    );
+    println!(
+        "{:<10} {:>6} {:>9} {:>7}",
+        "split", "texts", "tokenAcc", "exact"
+    );
+    for s in &report.splits {
+        println!(
+            "{:<10} {:>6} {:>9.4} {:>7.4}",
+            s.name, s.report.texts, s.report.token_accuracy, s.report.exact_text_rate
+        );
+    }
+    for s in &report.separation {
+        println!(
+            "{} vs val: void-score AUROC {:.3} ({} vs {} texts, {} training texts as reference)",
+            s.family, s.auroc, s.texts, s.val_texts, s.reference_texts
+        );
+    }
+    println!(
+        "report: {}",
+        job.out_dir.join(cllm_autoencoder::job::EVAL_FILE).display()
+    );
+    Ok(())
+}

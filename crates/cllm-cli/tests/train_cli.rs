@@ -1,0 +1,149 @@
+//! `cllm train` and `cllm sentence-embed` end to end on a slice of the real corpus (the
+//! default assets: fetched and cached on first use, as `cllm assets fetch` does).
+//! A few training steps only: this checks the wiring (resume, fine-tuning, alignment,
+//! typed refusals), not what the model learns.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cllm(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_cllm"))
+        .args(args)
+        .output()
+        .expect("running cllm");
+    if !out.status.success() {
+        eprintln!(
+            "cllm {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn eval(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("eval.json")).expect("eval.json");
+    serde_json::from_str(&text).expect("eval.json is JSON")
+}
+
+fn split_names(v: &serde_json::Value) -> Vec<String> {
+    v["splits"]
+        .as_array()
+        .expect("splits")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+const QUICK: &[&str] = &[
+    "--limit",
+    "200",
+    "--steps",
+    "3",
+    "--batch",
+    "4",
+    "--eval-every",
+    "2",
+    "--eval-texts",
+    "4",
+    "--report-texts",
+    "4",
+];
+
+#[test]
+fn train_resume_fine_tune_and_align() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run1 = tmp.path().join("cllm1");
+    let run1_s = run1.to_str().unwrap();
+
+    // CLLM1: trains, writes the best model and a report with train/val/held-out splits
+    let mut args = vec!["train", "--out", run1_s];
+    args.extend_from_slice(QUICK);
+    assert!(cllm(&args).status.success());
+    let report = eval(&run1);
+    assert_eq!(report["steps"], 3);
+    let names = split_names(&report);
+    assert!(
+        names.contains(&"train".to_string()) && names.contains(&"soup".to_string()),
+        "{names:?}"
+    );
+    assert!(run1.join("model").join("config.json").exists());
+    let tok = report["splits"][0]["report"]["token_accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&tok));
+
+    // the same command again: the finished run is found and not retrained
+    assert!(cllm(&args).status.success());
+    assert_eq!(eval(&run1)["steps"], 3);
+    // other settings into the same directory are refused
+    let mut other = args.clone();
+    other.extend_from_slice(&["--seed", "9"]);
+    let out = cllm(&other);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other model/loss/seed/batch"));
+
+    // CLLM2: fine-tune on soup with replay; the architecture comes from CLLM1's model
+    let run2 = tmp.path().join("cllm2");
+    let model1 = run1.join("model");
+    let mut ft = vec![
+        "train",
+        "--out",
+        run2.to_str().unwrap(),
+        "--init-from",
+        model1.to_str().unwrap(),
+        "--family",
+        "soup",
+        "--replay-fraction",
+        "0.25",
+    ];
+    ft.extend_from_slice(QUICK);
+    assert!(cllm(&ft).status.success());
+    let names = split_names(&eval(&run2));
+    assert!(names.contains(&"replay".to_string()), "{names:?}");
+    assert!(
+        !names.contains(&"soup".to_string()),
+        "soup is trained on, not held out"
+    );
+
+    // sentence embeddings (backbone layer 0, cheap) feed the alignment term
+    let sent = tmp.path().join("sent.safetensors");
+    let out = cllm(&[
+        "sentence-embed",
+        "--encoder",
+        "layer:0",
+        "--limit",
+        "200",
+        "--out",
+        sent.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let run3 = tmp.path().join("aligned");
+    let mut al = vec![
+        "train",
+        "--out",
+        run3.to_str().unwrap(),
+        "--align-weight",
+        "1",
+        "--sentence-embeddings",
+        sent.to_str().unwrap(),
+    ];
+    al.extend_from_slice(QUICK);
+    assert!(cllm(&al).status.success());
+    assert_eq!(eval(&run3)["job"]["options"]["loss"]["align_weight"], 1.0);
+
+    // refusals: a family that is not there, alignment without embeddings, a bad encoder
+    let run4 = tmp.path().join("bad");
+    let mut bad = vec![
+        "train",
+        "--out",
+        run4.to_str().unwrap(),
+        "--family",
+        "nosuch",
+    ];
+    bad.extend_from_slice(QUICK);
+    assert!(!cllm(&bad).status.success());
+    assert!(!cllm(&["train", "--align-weight", "1"]).status.success());
+    let out = cllm(&["sentence-embed", "--encoder", "bogus"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown --encoder"));
+}
