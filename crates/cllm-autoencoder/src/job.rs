@@ -20,6 +20,7 @@ use crate::eval::{auroc, void_scores, EvalReport};
 use crate::persist;
 use crate::semantic::SemanticTargets;
 use crate::train::{train, RunControl, TrainData, TrainOptions, TrainReport};
+use crate::vocab::VocabTable;
 
 /// A training job: the run's options plus where its data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +64,8 @@ pub struct SplitResult {
     pub name: String,
     /// Token accuracy and exact-text rate.
     pub report: EvalReport,
-    /// The split's first text (first 300 characters).
+    /// The split's first text (first 300 characters; token ids when the job ran without
+    /// a backbone).
     pub example_original: String,
     /// What the model restores of it (first 300 characters).
     pub example_decoded: String,
@@ -128,7 +130,6 @@ pub fn run_train_job<B: AutodiffBackend>(
     device: &B::Device,
     control: &RunControl,
 ) -> Result<JobReport> {
-    let mut opts = job.options.clone();
     let pad_id = backbone
         .tokenizer()
         .token_to_id(&job.pad_token)
@@ -146,6 +147,56 @@ pub fn run_train_job<B: AutodiffBackend>(
         job.options.model.max_len,
         pad_id,
     )?;
+    let table = embedding_table(backbone)?;
+    let width = backbone.width();
+    run_on_cache::<B>(
+        job,
+        cache,
+        |cache, replay| TrainData::new(cache, replay, &table, width),
+        Some(backbone),
+        device,
+        control,
+    )
+}
+
+/// Runs (or resumes) a training job from a prepared data directory — the output directory
+/// of an earlier run, holding `tokens-L{max_len}.safetensors` and `vocab.safetensors` — with
+/// no backbone and no corpus: what a GPU machine without the model files needs (28 MB for the
+/// recipes). The report's examples are then token ids, not text.
+pub fn run_prepared_train_job<B: AutodiffBackend>(
+    job: &TrainJob,
+    data_dir: &Path,
+    device: &B::Device,
+    control: &RunControl,
+) -> Result<JobReport> {
+    let cache = TokenCache::load(&data_dir.join(cache_file_name(job.options.model.max_len)))?;
+    let vocab = VocabTable::load(&data_dir.join(crate::codec::files::VOCAB))?;
+    std::fs::create_dir_all(&job.out_dir).map_err(|e| AutoencoderError::io(&job.out_dir, e))?;
+    run_on_cache::<B>(
+        job,
+        cache,
+        |cache, replay| TrainData::with_vocab(cache, replay, vocab.clone()),
+        None,
+        device,
+        control,
+    )
+}
+
+fn cache_file_name(max_len: usize) -> String {
+    format!("tokens-L{max_len}.safetensors")
+}
+
+/// The common part of both job kinds: family split (CLLM2), data, training, report.
+fn run_on_cache<B: AutodiffBackend>(
+    job: &TrainJob,
+    cache: TokenCache,
+    make_data: impl FnOnce(TokenCache, Option<TokenCache>) -> Result<TrainData>,
+    backbone: Option<&dyn Backbone>,
+    device: &B::Device,
+    control: &RunControl,
+) -> Result<JobReport> {
+    let mut opts = job.options.clone();
+    let pad_id = cache.pad_id;
     let truncated_fraction = cache.truncated_fraction();
     let (cache, replay) = match &job.family {
         Some(f) => {
@@ -170,8 +221,7 @@ pub fn run_train_job<B: AutodiffBackend>(
         }
         None => (cache, None),
     };
-    let table = embedding_table(backbone)?;
-    let mut data = TrainData::new(cache, replay, &table, backbone.width())?;
+    let mut data = make_data(cache, replay)?;
     if let Some(path) = &job.semantic {
         data = data.with_semantic(SemanticTargets::load(path)?)?;
     }
@@ -187,10 +237,11 @@ pub fn run_train_job<B: AutodiffBackend>(
     // ---- the best model on every split
     let cllm = Cllm::<B::InnerBackend>::load(&report.model_dir, device)?;
     let split = data.cache.split(&opts.split);
+    let seed = opts.split.seed;
     let take = |cache: &TokenCache, idx: &[usize]| -> Vec<Vec<u32>> {
-        idx.iter()
-            .take(job.report_texts)
-            .map(|&i| cache.texts[i].ids.clone())
+        seeded_sample(idx, job.report_texts, seed)
+            .into_iter()
+            .map(|i| cache.texts[i].ids.clone())
             .collect()
     };
     let mut groups = vec![
@@ -204,23 +255,36 @@ pub fn run_train_job<B: AutodiffBackend>(
             .map(|(k, v)| (k.clone(), take(&data.cache, v))),
     );
     if let Some(r) = &data.replay {
-        groups.push(("replay".into(), take(r, &r.split(&opts.split).train)));
+        // the old corpus (forgetting), and its held-out families (e.g. pizza for a soup CLLM2)
+        let rs = r.split(&opts.split);
+        groups.push(("replay".into(), take(r, &rs.train)));
+        groups.extend(
+            rs.held_out
+                .iter()
+                .map(|(k, v)| (format!("replay:{k}"), take(r, v))),
+        );
     }
+    let show = |ids: &[u32]| -> Result<String> {
+        let text = match backbone {
+            Some(b) => b.detokenize(ids)?,
+            None => format!("{ids:?}"),
+        };
+        Ok(text.chars().take(300).collect())
+    };
     let mut splits = Vec::new();
     for (name, texts) in groups {
         if texts.is_empty() {
             continue;
         }
         let (r, decoded) = cllm.evaluate_ids(&texts)?;
-        let clip = |s: String| s.chars().take(300).collect::<String>();
         splits.push(SplitResult {
             name,
             report: r,
-            example_original: clip(backbone.detokenize(&texts[0])?),
-            example_decoded: clip(backbone.detokenize(&decoded[0])?),
+            example_original: show(&texts[0])?,
+            example_decoded: show(&decoded[0])?,
         });
     }
-    let separation = separation(&cllm, &data.cache, &split, job.separation_reference)?;
+    let separation = separation(&cllm, &data.cache, &split, job.separation_reference, seed)?;
     for s in &separation {
         tracing::info!(family = %s.family, auroc = s.auroc, "void-score separation");
     }
@@ -247,15 +311,15 @@ fn separation<B: burn::tensor::backend::Backend>(
     cache: &TokenCache,
     split: &crate::cache::Split,
     reference: usize,
+    seed: u64,
 ) -> Result<Vec<FamilySeparation>> {
     if split.val.is_empty() || split.train.is_empty() {
         return Ok(Vec::new());
     }
     let encode = |idx: &[usize], n: usize| -> Result<Vec<Vec<f32>>> {
-        let ids: Vec<Vec<u32>> = idx
-            .iter()
-            .take(n)
-            .map(|&i| cache.texts[i].ids.clone())
+        let ids: Vec<Vec<u32>> = seeded_sample(idx, n, seed)
+            .into_iter()
+            .map(|i| cache.texts[i].ids.clone())
             .collect();
         Ok(cllm
             .encode_ids(&ids)?
@@ -282,6 +346,22 @@ fn separation<B: burn::tensor::backend::Backend>(
     Ok(out)
 }
 
+/// `n` of `idx` drawn without replacement (all of them, in order, when `n ≥ len`); seeded,
+/// so that reports are reproducible and not biased by corpus order.
+fn seeded_sample(idx: &[usize], n: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if n >= idx.len() {
+        return idx.to_vec();
+    }
+    let mut v = idx.to_vec();
+    v.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x5EED_5A3B_1E00_0001,
+    ));
+    v.truncate(n);
+    v
+}
+
 /// The corpus tokenized once: loaded from `out_dir/tokens-L{max_len}.safetensors` when it
 /// holds exactly these documents, else built and saved there.
 fn cached_tokens(
@@ -291,38 +371,55 @@ fn cached_tokens(
     max_len: usize,
     pad_id: u32,
 ) -> Result<TokenCache> {
-    let path = out_dir.join(format!("tokens-L{max_len}.safetensors"));
+    let path = out_dir.join(cache_file_name(max_len));
+    let digest_path = path.with_extension("digest");
+    let digest = corpus_digest(docs, backbone, max_len, pad_id)?;
+    let saved = std::fs::read_to_string(&digest_path).unwrap_or_default();
     if path.exists() {
-        match TokenCache::load(&path) {
-            Ok(c) if c.pad_id == pad_id && c.backbone == backbone.name() && same_docs(&c, docs) => {
-                return Ok(c)
+        if saved.trim() == digest {
+            match TokenCache::load(&path) {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unreadable token cache; rebuilding")
+                }
             }
-            Ok(_) => {
-                tracing::warn!(path = %path.display(), "token cache is for other documents or another backbone; rebuilding")
-            }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "unreadable token cache; rebuilding")
-            }
+        } else {
+            tracing::warn!(path = %path.display(), "token cache is for other texts or another tokenizer; rebuilding");
         }
     }
     let cache = TokenCache::build(docs, backbone, max_len, pad_id)?;
     cache.save(&path)?;
+    cllm_core::write_atomic(&digest_path, digest.as_bytes())
+        .map_err(|e| AutoencoderError::io(&digest_path, e))?;
     Ok(cache)
 }
 
-/// Whether `cache` holds `docs` in order (texts skipped at build time must be blank).
-fn same_docs(cache: &TokenCache, docs: &[Document]) -> bool {
-    let mut cached = cache.texts.iter().peekable();
-    for d in docs {
-        match cached.peek() {
-            Some(t) if t.id == d.id => {
-                cached.next();
-            }
-            _ if d.text.trim().is_empty() => {}
-            _ => return false,
+/// A fingerprint of what the token cache depends on: every document's id, text and family,
+/// the backbone's name, how it tokenizes a probe text, the length cap and the pad id
+/// (FNV-1a, 64 bits; a change anywhere rebuilds the cache).
+fn corpus_digest(
+    docs: &[Document],
+    backbone: &dyn Backbone,
+    max_len: usize,
+    pad_id: u32,
+) -> Result<String> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
         }
+    };
+    let probe =
+        backbone.tokenize("Tomato soup: 2 cups (500 ml) of stock, 1 tsp salt. Crème brûlée!")?;
+    feed(backbone.name().as_bytes());
+    feed(format!("{probe:?} {max_len} {pad_id}").as_bytes());
+    for d in docs {
+        feed(d.id.as_bytes());
+        feed(d.text.as_bytes());
+        feed(d.tag("family").unwrap_or("").as_bytes());
     }
-    cached.next().is_none()
+    Ok(format!("{h:016x}"))
 }
 
 /// The backbone's input embedding table `[vocab × width]`, row-major.

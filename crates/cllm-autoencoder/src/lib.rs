@@ -64,7 +64,9 @@ pub use config::{CllmConfig, StageConfig, StageSummary};
 pub use error::{AutoencoderError, Result};
 pub use eval::{evaluate, EvalReport};
 pub use export::{encode_corpus, read_vectors, write_vector_file, write_vectors, VectorFile};
-pub use job::{run_train_job, FamilySeparation, JobReport, SplitResult, TrainJob};
+pub use job::{
+    run_prepared_train_job, run_train_job, FamilySeparation, JobReport, SplitResult, TrainJob,
+};
 pub use loss::LossConfig;
 pub use model::CllmModel;
 pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};

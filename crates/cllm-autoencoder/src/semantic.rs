@@ -5,7 +5,7 @@
 //! all-MiniLM-L6-v2 or a backbone layer) and stored as a vector file (see
 //! [`crate::read_vectors`]): `vectors` `[n × D]` f32 with the document ids in the metadata.
 //! Training looks every batch member up by its document id; members without a target (e.g.
-//! replayed texts of another corpus) are left out of the term.
+//! texts of another corpus replayed while fine-tuning) are left out of the term.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,6 +44,13 @@ impl SemanticTargets {
         let VectorFile { ids, dim, mut data } = file;
         if ids.is_empty() {
             return Err(AutoencoderError::Empty("sentence embeddings"));
+        }
+        if dim == 0 || data.len() != ids.len() * dim {
+            return Err(AutoencoderError::InvalidConfig(format!(
+                "{} values for {} sentence embeddings of width {dim}",
+                data.len(),
+                ids.len()
+            )));
         }
         let mut index = HashMap::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
@@ -91,7 +98,9 @@ impl SemanticTargets {
 ///
 /// Resumable: every ~30 s the vectors so far go to `out` with the extension
 /// `partial.safetensors` (atomically); a later call with the same documents continues from
-/// there. When `out` already holds exactly these documents it is returned as is.
+/// there. When `out` already holds exactly these documents at the encoder's width it is
+/// returned as is (the file does not record which encoder made it: give each encoder its
+/// own `out`). Blank texts are skipped with a warning.
 ///
 /// ```
 /// use cllm_autoencoder::semantic::embed_corpus;
@@ -118,16 +127,26 @@ pub fn embed_corpus(
     batch_size: usize,
     mut progress: impl FnMut(usize),
 ) -> Result<VectorFile> {
+    let docs: Vec<&cllm_core::Document> = docs
+        .iter()
+        .filter(|d| {
+            let blank = d.text.trim().is_empty();
+            if blank {
+                tracing::warn!(doc = %d.id, "skipping a blank text");
+            }
+            !blank
+        })
+        .collect();
     let wanted: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    let dim = encoder.dim();
     if let Ok(done) = read_vectors(out) {
-        if done.ids == wanted {
+        if done.ids == wanted && done.dim == dim {
             progress(docs.len());
             return Ok(done);
         }
         tracing::warn!(path = %out.display(), "holds other documents; recomputing");
     }
     let partial_path = out.with_extension("partial.safetensors");
-    let dim = encoder.dim();
     let mut file = match read_vectors(&partial_path) {
         Ok(p)
             if p.dim == dim && p.ids.len() <= docs.len() && p.ids[..] == wanted[..p.ids.len()] =>
@@ -146,12 +165,19 @@ pub fn embed_corpus(
     for chunk in docs[file.ids.len()..].chunks(batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
         let vectors = encoder.encode_sentences(&texts)?;
-        if vectors.len() != chunk.len() || vectors.iter().any(|v| v.len() != dim) {
+        if vectors.len() != chunk.len() {
             return Err(AutoencoderError::InvalidConfig(format!(
-                "the sentence encoder returned {} vectors for {} texts (width {dim} expected)",
+                "the sentence encoder returned {} vectors for {} texts",
                 vectors.len(),
                 chunk.len()
             )));
+        }
+        if let Some(v) = vectors.iter().find(|v| v.len() != dim) {
+            return Err(AutoencoderError::WrongWidth {
+                what: "sentence embedding",
+                expected: dim,
+                got: v.len(),
+            });
         }
         for (d, v) in chunk.iter().zip(vectors) {
             if v.iter().any(|x| !x.is_finite()) {

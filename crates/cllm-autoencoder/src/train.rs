@@ -330,6 +330,9 @@ pub struct TrainState {
     pub history: Vec<StepRecord>,
     /// Every validation.
     pub evals: Vec<EvalRecord>,
+    /// Why the run ended, once it has (a finished run is not trained further when resumed).
+    #[serde(default)]
+    pub stopped: Option<StopReason>,
 }
 
 /// Why a run ended.
@@ -446,14 +449,17 @@ pub fn train<B: AutodiffBackend>(
     let mut model = CllmModel::<B>::new(&opts.model, device)?;
     let mut state = TrainState::default();
     if let Some(dir) = &resume_dir {
-        let saved: TrainOptions = persist::read_json(&out_dir.join(RUN))?;
+        let saved = read_run_options(&out_dir.join(RUN))?;
         if saved.model != opts.model
             || saved.loss != opts.loss
             || saved.seed != opts.seed
             || saved.batch_size != opts.batch_size
+            || saved.split != opts.split
+            || saved.replay_fraction != opts.replay_fraction
+            || saved.init_from != opts.init_from
         {
             return Err(AutoencoderError::InvalidConfig(format!(
-                "{} holds a run with other model/loss/seed/batch settings; use another directory",
+                "{} holds a run with other model/loss/seed/batch/split/fine-tuning settings; use another directory",
                 out_dir.display()
             )));
         }
@@ -529,7 +535,21 @@ pub fn train<B: AutodiffBackend>(
     );
     let mut stopped = StopReason::MaxSteps;
     let model_dir = out_dir.join(MODEL_DIR);
-    while state.step < opts.max_steps {
+    // a finished run stays finished unless its end no longer holds (more steps, more time)
+    state.stopped = state.stopped.filter(|reason| match reason {
+        StopReason::MaxSteps => state.step >= opts.max_steps,
+        StopReason::TimeBudget => opts.time_budget_s.is_some_and(|b| state.elapsed_s >= b),
+        StopReason::EarlyStopping => true,
+    });
+    if let Some(reason) = state.stopped {
+        tracing::info!(
+            ?reason,
+            step = state.step,
+            "the run has ended; nothing to train"
+        );
+        stopped = reason;
+    }
+    while state.step < opts.max_steps && state.stopped.is_none() {
         if state.batch_in_epoch >= batches.len() {
             state.epoch += 1;
             state.batch_in_epoch = 0;
@@ -663,6 +683,15 @@ pub fn train<B: AutodiffBackend>(
             || control.stop_after_steps.is_some_and(|n| state.step >= n);
         let periodic = opts.checkpoint_every > 0 && state.step % opts.checkpoint_every == 0;
         let ending = last || out_of_time || stopped == StopReason::EarlyStopping;
+        if ending {
+            state.stopped = Some(if stopped == StopReason::EarlyStopping {
+                stopped
+            } else if last {
+                StopReason::MaxSteps
+            } else {
+                StopReason::TimeBudget
+            });
+        }
         if periodic || interrupted || ending {
             let dir =
                 write_checkpoint::<B>(out_dir, &model, &optim, &state, opts.keep_checkpoints)?;
@@ -696,6 +725,30 @@ pub fn train<B: AutodiffBackend>(
     };
     persist::write_json(&out_dir.join("report.json"), &report)?;
     Ok(report)
+}
+
+/// Reads a run's `run.json`, filling options added since it was written with their
+/// defaults (e.g. `loss.align_weight`), so that older runs still resume.
+fn read_run_options(path: &Path) -> Result<TrainOptions> {
+    let mut saved: serde_json::Value = persist::read_json(path)?;
+    let defaults = serde_json::to_value(TrainOptions::default())
+        .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
+    fill_missing(&mut saved, &defaults);
+    serde_json::from_value(saved).map_err(|e| AutoencoderError::format(path, e.to_string()))
+}
+
+/// Adds every key of `defaults` missing from `value`, recursively through objects.
+fn fill_missing(value: &mut serde_json::Value, defaults: &serde_json::Value) {
+    if let (Some(v), Some(d)) = (value.as_object_mut(), defaults.as_object()) {
+        for (key, dv) in d {
+            match v.get_mut(key) {
+                Some(existing) => fill_missing(existing, dv),
+                None => {
+                    v.insert(key.clone(), dv.clone());
+                }
+            }
+        }
+    }
 }
 
 fn rng_seed(seed: u64, s: u64, step: u64) -> u64 {

@@ -21,9 +21,18 @@ pub(crate) trait WeightSource<B: Backend> {
         name.to_string()
     }
 
-    /// [`raw_values`](Self::raw_values), refusing NaN or infinite weights.
+    /// [`raw_values`](Self::raw_values), refusing a value count that does not fill the
+    /// shape and NaN or infinite weights.
     fn values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, BackboneError> {
         let values = self.raw_values(name, expected)?;
+        let needed = expected.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if needed != Some(values.len()) {
+            return Err(BackboneError::TensorShape {
+                name: self.full_name(name),
+                expected: expected.to_vec(),
+                got: vec![values.len()],
+            });
+        }
         if values.iter().any(|v| !v.is_finite()) {
             return Err(BackboneError::NonFiniteWeight(self.full_name(name)));
         }

@@ -20,7 +20,8 @@ pub struct SentenceArgs {
     #[arg(long, default_value = "minilm")]
     encoder: String,
     /// Output vector file (default: cllm-out/sentences-<encoder>.safetensors). An
-    /// interrupted run resumes from <out>.partial.safetensors.
+    /// interrupted run resumes from the file of the same name ending in
+    /// .partial.safetensors. Give each encoder its own file.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Texts per forward pass.

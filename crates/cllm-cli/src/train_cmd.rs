@@ -8,8 +8,8 @@ use std::sync::Arc;
 use burn::module::Module;
 use clap::Args;
 use cllm_autoencoder::{
-    run_train_job, AutoencoderError, CllmConfig, CllmModel, DefaultTrainBackend, LossConfig,
-    RunControl, SplitOptions, TrainJob, TrainOptions,
+    run_prepared_train_job, run_train_job, AutoencoderError, CllmConfig, CllmModel,
+    DefaultTrainBackend, JobReport, LossConfig, RunControl, SplitOptions, TrainJob, TrainOptions,
 };
 use cllm_backbone::{device, LlamaBackbone};
 
@@ -103,8 +103,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     replay_fraction: f64,
     /// Only the first N documents of the corpus (quick trials).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data")]
     limit: Option<usize>,
+    /// Train from a prepared data directory (an earlier run's output: its token cache and
+    /// vocabulary table) without loading the backbone or the corpus, e.g. on a GPU machine
+    /// that has no model files.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Texts per split scored in the final report.
     #[arg(long, default_value_t = 256)]
     report_texts: usize,
@@ -138,6 +143,14 @@ impl TrainArgs {
         loss.align_weight = self.align_weight;
         if self.align_weight > 0.0 && self.sentence_embeddings.is_none() {
             return Err("--align-weight needs --sentence-embeddings FILE".into());
+        }
+        if self.align_weight == 0.0 && self.sentence_embeddings.is_some() {
+            return Err("--sentence-embeddings is used only with --align-weight > 0".into());
+        }
+        if self.replay_fraction > 0.0 && self.family.is_none() {
+            return Err(
+                "--replay-fraction needs --family (the rest of the corpus is replayed)".into(),
+            );
         }
         let options = TrainOptions {
             model: self.model_config()?,
@@ -187,50 +200,21 @@ fn read_config_file(path: &Path) -> Result<CllmConfig, Box<dyn std::error::Error
 
 pub fn run(args: TrainArgs) -> CmdResult {
     let job = args.job()?;
-    let paths = args.assets.resolve()?;
-    let corpus = cllm_corpus::load_corpus(&paths)?;
-    let all = corpus.documents();
-    let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
     let dev = device::default_device()?;
-    let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
-    {
-        let m = &job.options.model;
-        let probe = CllmModel::<device::DefaultBackend>::new(m, &dev)?;
-        eprintln!(
-            "CLLM: k = {}, {} parameters, {:.0}x overall, backend {}",
-            m.k,
-            probe.num_params(),
-            m.total_factor(),
-            device::backend_name()
-        );
-        for s in m.stage_report() {
-            eprintln!("  {s}");
+    print_model(&job, &dev)?;
+    let control = interrupt_control();
+    let result = match &args.data {
+        Some(dir) => run_prepared_train_job::<DefaultTrainBackend>(&job, dir, &dev, &control),
+        None => {
+            let paths = args.assets.resolve()?;
+            let corpus = cllm_corpus::load_corpus(&paths)?;
+            let all = corpus.documents();
+            let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
+            let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+            run_train_job::<DefaultTrainBackend>(&job, &backbone, docs, &dev, &control)
         }
-    }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let first = AtomicBool::new(true);
-        // first Ctrl-C: finish the step, write a checkpoint, exit; second: exit at once
-        if let Err(e) = ctrlc::set_handler(move || {
-            if first.swap(false, Ordering::SeqCst) {
-                eprintln!(
-                    "\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)"
-                );
-                stop.store(true, Ordering::SeqCst);
-            } else {
-                std::process::exit(130);
-            }
-        }) {
-            tracing::warn!(error = %e, "no Ctrl-C handler; an interrupt loses the steps since the last checkpoint");
-        }
-    }
-    let control = RunControl {
-        stop: Some(stop),
-        stop_after_steps: None,
     };
-    let report = match run_train_job::<DefaultTrainBackend>(&job, &backbone, docs, &dev, &control) {
+    let report = match result {
         Err(AutoencoderError::Interrupted { step, checkpoint }) => {
             eprintln!(
                 "stopped at step {step}; checkpoint {}. Run the same command again to resume.",
@@ -240,6 +224,50 @@ pub fn run(args: TrainArgs) -> CmdResult {
         }
         r => r?,
     };
+    print_report(&job, &report);
+    Ok(())
+}
+
+/// Prints the architecture: parameters and each stage's reduction.
+fn print_model(job: &TrainJob, dev: &device::DefaultDevice) -> CmdResult {
+    let m = &job.options.model;
+    let probe = CllmModel::<device::DefaultBackend>::new(m, dev)?;
+    eprintln!(
+        "CLLM: k = {}, {} parameters, {:.0}x overall, backend {}",
+        m.k,
+        probe.num_params(),
+        m.total_factor(),
+        device::backend_name()
+    );
+    for s in m.stage_report() {
+        eprintln!("  {s}");
+    }
+    Ok(())
+}
+
+/// A stop flag set by Ctrl-C: the first finishes the step, writes a checkpoint and stops;
+/// a second exits at once.
+fn interrupt_control() -> RunControl {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let first = AtomicBool::new(true);
+    if let Err(e) = ctrlc::set_handler(move || {
+        if first.swap(false, Ordering::SeqCst) {
+            eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)");
+            flag.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(130);
+        }
+    }) {
+        tracing::warn!(error = %e, "no Ctrl-C handler; an interrupt loses the steps since the last checkpoint");
+    }
+    RunControl {
+        stop: Some(stop),
+        stop_after_steps: None,
+    }
+}
+
+fn print_report(job: &TrainJob, report: &JobReport) {
     println!(
         "trained {} steps ({:.2} epochs, {:.0} s, {} parameters) -> {}",
         report.steps,
@@ -268,5 +296,4 @@ pub fn run(args: TrainArgs) -> CmdResult {
         "report: {}",
         job.out_dir.join(cllm_autoencoder::job::EVAL_FILE).display()
     );
-    Ok(())
 }

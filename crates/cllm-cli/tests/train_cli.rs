@@ -83,6 +83,32 @@ fn train_resume_fine_tune_and_align() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("other model/loss/seed/batch"));
 
+    // a prepared data directory (token cache + vocabulary of run 1) trains without the
+    // backbone or the corpus
+    let run5 = tmp.path().join("from-data");
+    let mut prepared = vec![
+        "train",
+        "--out",
+        run5.to_str().unwrap(),
+        "--data",
+        run1_s,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--report-texts",
+        "4",
+    ];
+    prepared.extend_from_slice(&[
+        "--eval-texts",
+        "4",
+        "--offline",
+        "--gguf",
+        "/nonexistent.gguf",
+    ]);
+    assert!(cllm(&prepared).status.success());
+    assert_eq!(eval(&run5)["steps"], 2);
+
     // CLLM2: fine-tune on soup with replay; the architecture comes from CLLM1's model
     let run2 = tmp.path().join("cllm2");
     let model1 = run1.join("model");
@@ -101,6 +127,10 @@ fn train_resume_fine_tune_and_align() {
     assert!(cllm(&ft).status.success());
     let names = split_names(&eval(&run2));
     assert!(names.contains(&"replay".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"replay:pizza".to_string()) || !names.iter().any(|n| n == "pizza"),
+        "{names:?}"
+    );
     assert!(
         !names.contains(&"soup".to_string()),
         "soup is trained on, not held out"
@@ -142,8 +172,12 @@ fn train_resume_fine_tune_and_align() {
         "nosuch",
     ];
     bad.extend_from_slice(QUICK);
-    assert!(!cllm(&bad).status.success());
-    assert!(!cllm(&["train", "--align-weight", "1"]).status.success());
+    let out = cllm(&bad);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no text of family"));
+    let out = cllm(&["train", "--align-weight", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sentence-embeddings"));
+    let out = cllm(&["train", "--replay-fraction", "0.2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --family"));
     let out = cllm(&["sentence-embed", "--encoder", "bogus"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown --encoder"));
 }

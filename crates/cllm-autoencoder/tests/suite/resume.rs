@@ -84,3 +84,106 @@ fn a_directory_of_another_run_is_refused() {
         .unwrap_err();
     assert!(matches!(err, AutoencoderError::InvalidConfig(_)));
 }
+
+/// Sentence targets for the toy corpus: `n` texts, 3-D, deterministic.
+fn toy_targets(n: usize) -> cllm_autoencoder::semantic::SemanticTargets {
+    let file = cllm_autoencoder::VectorFile {
+        ids: (0..n).map(|i| format!("t{i}")).collect(),
+        dim: 3,
+        data: (0..n * 3)
+            .map(|v| ((v * 37 % 17) as f32 - 8.0) / 8.0 + 0.01)
+            .collect(),
+    };
+    cllm_autoencoder::semantic::SemanticTargets::from_vector_file(file).unwrap()
+}
+
+#[test]
+fn resume_with_alignment_reproduces_the_curve() {
+    let _guard = common::serial();
+    let data = common::data(40, 2).with_semantic(toy_targets(40)).unwrap();
+    let mut opts = common::quiet_options();
+    opts.loss = LossConfig::new().with_align_weight(5.0);
+    opts.max_steps = 6;
+    let device = Default::default();
+    let full_dir = tempfile::tempdir().unwrap();
+    let full = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        full_dir.path(),
+        &device,
+        &RunControl::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let control = RunControl {
+        stop_after_steps: Some(2),
+        ..Default::default()
+    };
+    assert!(train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &control).is_err());
+    let resumed =
+        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+            .unwrap();
+    let a: Vec<f32> = full.state.history.iter().map(|r| r.loss).collect();
+    let b: Vec<f32> = resumed.state.history.iter().map(|r| r.loss).collect();
+    assert_eq!(
+        a, b,
+        "resumed loss curve differs with the alignment term on"
+    );
+}
+
+#[test]
+fn a_run_json_from_before_a_new_option_still_resumes() {
+    let _guard = common::serial();
+    let data = common::data(24, 3);
+    let mut opts = common::quiet_options();
+    opts.max_steps = 4;
+    let device = Default::default();
+    let dir = tempfile::tempdir().unwrap();
+    let control = RunControl {
+        stop_after_steps: Some(2),
+        ..Default::default()
+    };
+    assert!(train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &control).is_err());
+    // an older run.json, written before `loss.align_weight` existed
+    let path = dir.path().join("run.json");
+    let mut run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    run["loss"]
+        .as_object_mut()
+        .unwrap()
+        .remove("align_weight")
+        .unwrap();
+    std::fs::write(&path, serde_json::to_vec(&run).unwrap()).unwrap();
+    let resumed =
+        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+            .unwrap();
+    assert_eq!(resumed.steps, 4);
+}
+
+#[test]
+fn a_finished_run_is_not_trained_again() {
+    let _guard = common::serial();
+    let data = common::data(24, 4);
+    let mut opts = common::quiet_options();
+    opts.max_steps = 40;
+    opts.eval_every = 1;
+    opts.patience = Some(1);
+    opts.learning_rate = 1e-9; // validation cannot improve: early stopping after 2 evaluations
+    let device = Default::default();
+    let dir = tempfile::tempdir().unwrap();
+    let first = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+        .unwrap();
+    assert_eq!(first.stopped, cllm_autoencoder::StopReason::EarlyStopping);
+    assert!(first.steps < 40);
+    let again = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
+        .unwrap();
+    assert_eq!(again.steps, first.steps);
+    assert_eq!(again.stopped, cllm_autoencoder::StopReason::EarlyStopping);
+    // a split change into the same directory is refused
+    let mut other = opts.clone();
+    other.split.val_fraction = 0.5;
+    assert!(
+        train::<CpuTrainBackend>(&data, &other, dir.path(), &device, &RunControl::default())
+            .is_err()
+    );
+}

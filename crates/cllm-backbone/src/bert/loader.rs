@@ -221,6 +221,40 @@ impl<B: Backend> TensorReader<'_, B> {
     }
 }
 
+/// Every tensor [`load_bert`] reads, with its shape.
+fn expected_shapes(c: &BertConfig) -> Vec<(String, Vec<usize>)> {
+    let (d, ff) = (c.hidden_size, c.intermediate_size);
+    let mut v = vec![
+        (
+            "embeddings.word_embeddings.weight".to_string(),
+            vec![c.vocab_size, d],
+        ),
+        (
+            "embeddings.position_embeddings.weight".to_string(),
+            vec![c.max_position_embeddings, d],
+        ),
+        (
+            "embeddings.token_type_embeddings.weight".to_string(),
+            vec![c.type_vocab_size, d],
+        ),
+        ("embeddings.LayerNorm.weight".to_string(), vec![d]),
+    ];
+    for n in 0..c.num_hidden_layers {
+        let name = |t: &str| format!("encoder.layer.{n}.{t}");
+        for (t, shape) in [
+            ("attention.self.query.weight", vec![d, d]),
+            ("attention.self.key.weight", vec![d, d]),
+            ("attention.self.value.weight", vec![d, d]),
+            ("attention.output.dense.weight", vec![d, d]),
+            ("intermediate.dense.weight", vec![ff, d]),
+            ("output.dense.weight", vec![d, ff]),
+        ] {
+            v.push((name(t), shape));
+        }
+    }
+    v
+}
+
 /// Builds the model of `config` with the weights of a parsed safetensors file.
 pub fn load_bert<B: Backend>(
     file: &SafeTensors<'_>,
@@ -240,6 +274,21 @@ pub fn load_bert<B: Backend>(
         device,
     };
     let (d, ff) = (config.hidden_size, config.intermediate_size);
+    // every shape is checked before `init` allocates the model, so that a config.json
+    // claiming a huge model is refused instead of exhausting memory
+    for (name, shape) in expected_shapes(config) {
+        let full = format!("{prefix}{name}");
+        let view = file
+            .tensor(&full)
+            .map_err(|_| BackboneError::MissingTensor(full.clone()))?;
+        if view.shape() != shape.as_slice() {
+            return Err(BackboneError::TensorShape {
+                name: full,
+                expected: shape,
+                got: view.shape().to_vec(),
+            });
+        }
+    }
     let mut model = config.init::<B>(device);
     let emb = &mut model.embeddings;
     emb.word_embeddings.weight =
