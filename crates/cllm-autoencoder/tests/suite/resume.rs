@@ -4,6 +4,37 @@ use crate::common;
 
 use cllm_autoencoder::{train, AutoencoderError, CpuTrainBackend, LossConfig, RunControl};
 
+/// Losses of an uninterrupted run and of the same run interrupted after `at` steps and
+/// resumed.
+fn full_and_resumed_curves(
+    data: &cllm_autoencoder::TrainData,
+    opts: &cllm_autoencoder::TrainOptions,
+    at: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let device = Default::default();
+    let full_dir = tempfile::tempdir().unwrap();
+    let full =
+        train::<CpuTrainBackend>(data, opts, full_dir.path(), &device, &RunControl::default())
+            .unwrap();
+    assert_eq!(full.steps, opts.max_steps);
+    let dir = tempfile::tempdir().unwrap();
+    let control = RunControl {
+        stop_after_steps: Some(at),
+        ..Default::default()
+    };
+    let err = train::<CpuTrainBackend>(data, opts, dir.path(), &device, &control).unwrap_err();
+    assert!(
+        matches!(err, AutoencoderError::Interrupted { step, .. } if step == at),
+        "{err}"
+    );
+    let resumed =
+        train::<CpuTrainBackend>(data, opts, dir.path(), &device, &RunControl::default()).unwrap();
+    assert_eq!(resumed.steps, opts.max_steps);
+    let curve =
+        |r: &cllm_autoencoder::TrainReport| r.state.history.iter().map(|h| h.loss).collect();
+    (curve(&full), curve(&resumed))
+}
+
 #[test]
 fn resume_reproduces_the_uninterrupted_loss_curve() {
     let _guard = common::serial();
@@ -16,36 +47,7 @@ fn resume_reproduces_the_uninterrupted_loss_curve() {
         .with_latent_noise(0.1)
         .with_negatives(Some(8));
     opts.max_steps = 8;
-    let device = Default::default();
-
-    let full_dir = tempfile::tempdir().unwrap();
-    let full = train::<CpuTrainBackend>(
-        &data,
-        &opts,
-        full_dir.path(),
-        &device,
-        &RunControl::default(),
-    )
-    .unwrap();
-    assert_eq!(full.steps, 8);
-
-    let dir = tempfile::tempdir().unwrap();
-    let control = RunControl {
-        stop_after_steps: Some(3),
-        ..Default::default()
-    };
-    let err = train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &control).unwrap_err();
-    assert!(
-        matches!(err, AutoencoderError::Interrupted { step: 3, .. }),
-        "{err}"
-    );
-    let resumed =
-        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
-            .unwrap();
-    assert_eq!(resumed.steps, 8);
-
-    let a: Vec<f32> = full.state.history.iter().map(|r| r.loss).collect();
-    let b: Vec<f32> = resumed.state.history.iter().map(|r| r.loss).collect();
+    let (a, b) = full_and_resumed_curves(&data, &opts, 3);
     assert_eq!(a, b, "resumed loss curve differs");
     // and the curve is not trivially constant
     assert!(a.windows(2).any(|w| w[0] != w[1]));
@@ -104,27 +106,7 @@ fn resume_with_alignment_reproduces_the_curve() {
     let mut opts = common::quiet_options();
     opts.loss = LossConfig::new().with_align_weight(5.0);
     opts.max_steps = 6;
-    let device = Default::default();
-    let full_dir = tempfile::tempdir().unwrap();
-    let full = train::<CpuTrainBackend>(
-        &data,
-        &opts,
-        full_dir.path(),
-        &device,
-        &RunControl::default(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let control = RunControl {
-        stop_after_steps: Some(2),
-        ..Default::default()
-    };
-    assert!(train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &control).is_err());
-    let resumed =
-        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
-            .unwrap();
-    let a: Vec<f32> = full.state.history.iter().map(|r| r.loss).collect();
-    let b: Vec<f32> = resumed.state.history.iter().map(|r| r.loss).collect();
+    let (a, b) = full_and_resumed_curves(&data, &opts, 2);
     assert_eq!(
         a, b,
         "resumed loss curve differs with the alignment term on"
