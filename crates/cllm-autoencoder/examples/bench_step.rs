@@ -7,6 +7,10 @@
 //! |V| = 9576 random rows of width 576, L = 256, every text full length, full corpus
 //! softmax (no sampled negatives). Prints one JSON line; the first 2 steps are excluded.
 
+// the allocator of the `cllm` binary, so that the step is timed as `cllm train` runs it
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cllm_autoencoder::{
     train, CachedText, CllmConfig, DefaultTrainBackend, RunControl, TokenCache, TrainData,
     TrainOptions, VocabTable,
