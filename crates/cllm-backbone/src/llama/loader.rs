@@ -137,6 +137,35 @@ impl<B: Backend> TensorReader<'_, B> {
     }
 }
 
+/// Every tensor [`load_llama`] reads, with its row-major shape.
+fn expected_shapes(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let (d, ff, hd) = (c.hidden_size, c.intermediate_size, c.head_dim());
+    let (nh, nkv) = (c.num_attention_heads, c.num_key_value_heads);
+    let mut v = vec![
+        ("token_embd.weight".to_string(), vec![c.vocab_size, d]),
+        ("output_norm.weight".to_string(), vec![d]),
+    ];
+    for n in 0..c.num_hidden_layers {
+        for (t, shape) in [
+            ("attn_q", vec![nh * hd, d]),
+            ("attn_k", vec![nkv * hd, d]),
+            ("attn_v", vec![nkv * hd, d]),
+            ("attn_output", vec![d, nh * hd]),
+            ("ffn_gate", vec![ff, d]),
+            ("ffn_up", vec![ff, d]),
+            ("ffn_down", vec![d, ff]),
+            ("attn_norm", vec![d]),
+            ("ffn_norm", vec![d]),
+        ] {
+            v.push((format!("blk.{n}.{t}.weight"), shape));
+        }
+    }
+    if !c.tie_word_embeddings {
+        v.push(("output.weight".to_string(), vec![c.vocab_size, d]));
+    }
+    v
+}
+
 /// Builds the model of `config` with the weights of `file` (dequantised to f32).
 pub fn load_llama<B: Backend>(
     file: &GgufFile,
@@ -151,6 +180,20 @@ pub fn load_llama<B: Backend>(
         config.head_dim(),
     );
     let (nh, nkv) = (config.num_attention_heads, config.num_key_value_heads);
+    // every shape is checked before `init` allocates the model, so that metadata claiming a
+    // huge model is refused instead of exhausting memory
+    for (name, shape) in expected_shapes(config) {
+        let got = file
+            .shape(&name)
+            .map_err(|_| BackboneError::MissingTensor(name.clone()))?;
+        if got != shape {
+            return Err(BackboneError::TensorShape {
+                name,
+                expected: shape,
+                got,
+            });
+        }
+    }
     let mut model = config.init::<B>(device);
     model.embed_tokens.weight =
         Param::from_tensor(r.matrix("token_embd.weight", config.vocab_size, d)?);
