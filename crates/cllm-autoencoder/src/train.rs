@@ -533,7 +533,6 @@ pub fn train<B: AutodiffBackend>(
         opts.seed,
         state.epoch,
     );
-    let mut stopped = StopReason::MaxSteps;
     let model_dir = out_dir.join(MODEL_DIR);
     // a finished run stays finished unless its end no longer holds (more steps, more time)
     state.stopped = state.stopped.filter(|reason| match reason {
@@ -547,7 +546,6 @@ pub fn train<B: AutodiffBackend>(
             step = state.step,
             "the run has ended; nothing to train"
         );
-        stopped = reason;
     }
     while state.step < opts.max_steps && state.stopped.is_none() {
         if state.batch_in_epoch >= batches.len() {
@@ -672,7 +670,7 @@ pub fn train<B: AutodiffBackend>(
             } else {
                 state.evals_since_best += 1;
                 if opts.patience.is_some_and(|p| state.evals_since_best >= p) {
-                    stopped = StopReason::EarlyStopping;
+                    state.stopped = Some(StopReason::EarlyStopping);
                 }
             }
         }
@@ -682,16 +680,14 @@ pub fn train<B: AutodiffBackend>(
             .is_some_and(|f| f.load(Ordering::SeqCst))
             || control.stop_after_steps.is_some_and(|n| state.step >= n);
         let periodic = opts.checkpoint_every > 0 && state.step % opts.checkpoint_every == 0;
-        let ending = last || out_of_time || stopped == StopReason::EarlyStopping;
-        if ending {
-            state.stopped = Some(if stopped == StopReason::EarlyStopping {
-                stopped
-            } else if last {
-                StopReason::MaxSteps
-            } else {
-                StopReason::TimeBudget
-            });
+        if state.stopped.is_none() {
+            if last {
+                state.stopped = Some(StopReason::MaxSteps);
+            } else if out_of_time {
+                state.stopped = Some(StopReason::TimeBudget);
+            }
         }
+        let ending = state.stopped.is_some();
         if periodic || interrupted || ending {
             let dir =
                 write_checkpoint::<B>(out_dir, &model, &optim, &state, opts.keep_checkpoints)?;
@@ -703,16 +699,10 @@ pub fn train<B: AutodiffBackend>(
                 });
             }
         }
-        if out_of_time && !last {
-            stopped = StopReason::TimeBudget;
-        }
-        if stopped != StopReason::MaxSteps {
-            break;
-        }
     }
     bar.finish_and_clear();
     let report = TrainReport {
-        stopped,
+        stopped: state.stopped.unwrap_or(StopReason::MaxSteps),
         steps: state.step,
         epochs: (state.step * opts.batch_size) as f64 / split.train.len() as f64,
         wall_s: state.elapsed_s,
