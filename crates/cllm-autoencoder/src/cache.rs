@@ -17,6 +17,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AutoencoderError, Result};
+use crate::persist::{parse_safetensors, read_u32};
 
 /// One cached text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,15 +200,8 @@ impl TokenCache {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
         let fmt = |d: String| AutoencoderError::format(path, d);
-        let (_, header) =
-            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
-        let meta_json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("cllm"))
-            .ok_or_else(|| fmt("missing cllm metadata".into()))?;
-        let meta: CacheMeta = serde_json::from_str(meta_json).map_err(|e| fmt(e.to_string()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| fmt(e.to_string()))?;
+        let (st, meta_json) = parse_safetensors(&bytes, "cllm").map_err(fmt)?;
+        let meta: CacheMeta = serde_json::from_str(&meta_json).map_err(|e| fmt(e.to_string()))?;
         let flat = read_u32(&st, "ids").map_err(fmt)?;
         let offsets = read_u32(&st, "offsets").map_err(fmt)?;
         if offsets.len() != meta.docs.len() + 1 {
@@ -293,21 +287,6 @@ pub struct Split {
 }
 
 /// Reads a 1-d u32 tensor from safetensors.
-pub(crate) fn read_u32(
-    st: &safetensors::SafeTensors<'_>,
-    name: &str,
-) -> std::result::Result<Vec<u32>, String> {
-    let view = st.tensor(name).map_err(|e| e.to_string())?;
-    if view.dtype() != Dtype::U32 || view.shape().len() != 1 {
-        return Err(format!("{name} must be a 1-d u32 tensor"));
-    }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,38 +151,14 @@ pub fn read_vectors(path: &Path) -> Result<VectorFile> {
     }
     let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
     let fmt = |d: String| AutoencoderError::format(path, d);
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
-    let ids_json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("ids"))
-        .ok_or_else(|| fmt("no `ids` metadata".into()))?;
-    let ids: Vec<String> = serde_json::from_str(ids_json).map_err(|e| fmt(format!("ids: {e}")))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| fmt(e.to_string()))?;
-    let t = st
-        .tensor("vectors")
-        .map_err(|_| fmt("no `vectors` tensor".into()))?;
-    if t.dtype() != Dtype::F32 {
-        return Err(fmt(format!("`vectors` is {:?}, expected F32", t.dtype())));
-    }
-    let (n, dim) = match t.shape() {
-        [n, k] => (*n, *k),
-        s => return Err(fmt(format!("`vectors` has shape {s:?}, expected [n, k]"))),
-    };
+    let (st, ids_json) = crate::persist::parse_safetensors(&bytes, "ids").map_err(fmt)?;
+    let ids: Vec<String> = serde_json::from_str(&ids_json).map_err(|e| fmt(format!("ids: {e}")))?;
+    let (data, [n, dim]) = crate::persist::read_f32_2d(&st, "vectors").map_err(fmt)?;
     if n != ids.len() {
         return Err(fmt(format!("{n} rows but {} ids", ids.len())));
     }
     if n > 0 && dim == 0 {
         return Err(fmt("rows of width 0".into()));
-    }
-    let data: Vec<f32> = t
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    if data.len() != n * dim {
-        return Err(fmt("`vectors` data does not match its shape".into()));
     }
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         return Err(fmt(format!("non-finite value in row {}", i / dim.max(1))));

@@ -96,3 +96,60 @@ fn sync_dir(dir: &Path) {
 pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     cllm_core::write_atomic(path, bytes).map_err(|e| AutoencoderError::io(path, e))
 }
+
+/// Parses safetensors `bytes`: the tensors and the metadata value stored under `key`.
+pub(crate) fn parse_safetensors<'a>(
+    bytes: &'a [u8],
+    key: &str,
+) -> std::result::Result<(safetensors::SafeTensors<'a>, String), String> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let value = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(key))
+        .ok_or_else(|| format!("missing `{key}` metadata"))?
+        .clone();
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    Ok((st, value))
+}
+
+/// A 1-d u32 tensor of a safetensors file.
+pub(crate) fn read_u32(
+    st: &safetensors::SafeTensors<'_>,
+    name: &str,
+) -> std::result::Result<Vec<u32>, String> {
+    let view = st.tensor(name).map_err(|e| e.to_string())?;
+    if view.dtype() != safetensors::Dtype::U32 || view.shape().len() != 1 {
+        return Err(format!("{name} must be a 1-d u32 tensor"));
+    }
+    Ok(view
+        .data()
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// A 2-d f32 tensor of a safetensors file: its values (row-major) and `[rows, cols]`.
+pub(crate) fn read_f32_2d(
+    st: &safetensors::SafeTensors<'_>,
+    name: &str,
+) -> std::result::Result<(Vec<f32>, [usize; 2]), String> {
+    let view = st.tensor(name).map_err(|_| format!("no `{name}` tensor"))?;
+    let shape = match (view.dtype(), view.shape()) {
+        (safetensors::Dtype::F32, [r, c]) => [*r, *c],
+        (dtype, shape) => {
+            return Err(format!(
+                "`{name}` is {dtype:?} {shape:?}, expected a 2-d F32 tensor"
+            ))
+        }
+    };
+    let values: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if values.len() != shape[0] * shape[1] {
+        return Err(format!("`{name}` data does not match its shape"));
+    }
+    Ok((values, shape))
+}

@@ -14,6 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{AutoencoderError, Result};
+use crate::persist::{parse_safetensors, read_f32_2d, read_u32};
 
 /// The corpus vocabulary with its layer-0 embedding rows.
 ///
@@ -177,26 +178,12 @@ impl VocabTable {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
         let fmt = |d: String| AutoencoderError::format(path, d);
-        let (_, meta) =
-            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fmt(e.to_string()))?;
-        let pad_id: u32 = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("pad_id"))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| fmt("missing pad_id metadata".into()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| fmt(e.to_string()))?;
-        let ids = crate::cache::read_u32(&st, "ids").map_err(fmt)?;
-        let rows_view = st.tensor("rows").map_err(|e| fmt(e.to_string()))?;
-        let shape = rows_view.shape().to_vec();
-        if rows_view.dtype() != Dtype::F32 || shape.len() != 2 {
-            return Err(fmt("rows must be a 2-d f32 tensor".into()));
-        }
-        let rows: Vec<f32> = rows_view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        Self::new(ids, shape[1], rows, pad_id)
+        let (st, pad_id) = parse_safetensors(&bytes, "pad_id").map_err(fmt)?;
+        let pad_id: u32 = pad_id
+            .parse()
+            .map_err(|_| fmt(format!("bad pad_id metadata {pad_id:?}")))?;
+        let ids = read_u32(&st, "ids").map_err(fmt)?;
+        let (rows, [_, width]) = read_f32_2d(&st, "rows").map_err(fmt)?;
+        Self::new(ids, width, rows, pad_id)
     }
 }
