@@ -171,7 +171,6 @@ pub fn run_prepared_train_job<B: AutodiffBackend>(
 ) -> Result<JobReport> {
     let cache = TokenCache::load(&data_dir.join(cache_file_name(job.options.model.max_len)))?;
     let vocab = VocabTable::load(&data_dir.join(crate::codec::files::VOCAB))?;
-    std::fs::create_dir_all(&job.out_dir).map_err(|e| AutoencoderError::io(&job.out_dir, e))?;
     run_on_cache::<B>(
         job,
         cache,

