@@ -6,6 +6,7 @@
 //! ```
 //! |V| = 9576 random rows of width 576, L = 256, every text full length, full corpus
 //! softmax (no sampled negatives). Prints one JSON line; the first 2 steps are excluded.
+//! Runs on the default backend (Flex on CPU); `CLLM_BENCH_BACKEND=ndarray` runs NdArray.
 
 // the allocator of the `cllm` binary, so that the step is timed as `cllm train` runs it
 #[global_allocator]
@@ -64,13 +65,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let dir = tempfile::tempdir()?;
-    let report = train::<DefaultTrainBackend>(
-        &data,
-        &opts,
-        dir.path(),
-        &Default::default(),
-        &RunControl::default(),
-    )?;
+    let backend = std::env::var("CLLM_BENCH_BACKEND").unwrap_or_default();
+    let report = match backend.as_str() {
+        "ndarray" => train::<burn::backend::Autodiff<burn::backend::NdArray>>(
+            &data,
+            &opts,
+            dir.path(),
+            &Default::default(),
+            &RunControl::default(),
+        )?,
+        "" | "default" => train::<DefaultTrainBackend>(
+            &data,
+            &opts,
+            dir.path(),
+            &Default::default(),
+            &RunControl::default(),
+        )?,
+        other => {
+            return Err(format!(
+                "CLLM_BENCH_BACKEND={other}: unknown or not built (try --features flex)"
+            )
+            .into())
+        }
+    };
     let h = &report.state.history;
     let skip = 2.min(h.len().saturating_sub(2));
     let t0 = if skip == 0 {
@@ -84,10 +101,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "impl": "burn",
-            "backend": cllm_backbone::device::backend_name(),
+            "backend": if backend == "ndarray" { "ndarray" } else { cllm_backbone::device::backend_name() },
             "preset": preset, "batch": batch, "L": l, "vocab": data.vocab.len(),
             "params": report.params, "step_s": step_s,
             "tokens_per_s": (batch * l) as f64 / step_s, "steps_timed": timed,
+            "last_loss": h[h.len() - 1].loss,
         })
     );
     Ok(())

@@ -50,6 +50,7 @@ pub mod config;
 mod error;
 pub mod eval;
 pub mod export;
+pub mod head_ce;
 pub mod job;
 pub mod loss;
 pub mod model;
@@ -72,10 +73,11 @@ pub use model::CllmModel;
 pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};
 pub use vocab::VocabTable;
 
-/// The CPU training backend: autodiff over NdArray.
-#[cfg(feature = "ndarray")]
-pub type CpuTrainBackend = burn::backend::Autodiff<burn::backend::NdArray>;
+/// The CPU training backend: autodiff over the backbone crate's
+/// [`CpuBackend`](cllm_backbone::device::CpuBackend) (Flex by default, NdArray without `flex`).
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+pub type CpuTrainBackend = burn::backend::Autodiff<cllm_backbone::device::CpuBackend>;
 
-/// The training backend picked by cargo features (`cuda` > `wgpu` > `ndarray`), over the
+/// The training backend picked by cargo features (`cuda` > `wgpu` > `flex` > `ndarray`), over the
 /// backbone crate's [`DefaultBackend`](cllm_backbone::device::DefaultBackend).
 pub type DefaultTrainBackend = burn::backend::Autodiff<cllm_backbone::device::DefaultBackend>;

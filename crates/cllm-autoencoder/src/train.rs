@@ -42,7 +42,8 @@ use crate::codec::{files, save_model_dir};
 use crate::config::CllmConfig;
 use crate::error::{AutoencoderError, Result};
 use crate::eval::{evaluate, input_tensors, EvalReport};
-use crate::loss::{alignment_term, clustering_term, cosine_distance, tied_head_ce, LossConfig};
+use crate::head_ce::{tied_head_ce_chunked, DEFAULT_CHUNK_LOGITS};
+use crate::loss::{alignment_term, clustering_term, cosine_distance, LossConfig};
 use crate::model::CllmModel;
 use crate::persist;
 use crate::semantic::SemanticTargets;
@@ -819,7 +820,7 @@ pub(crate) struct BatchLoss<B: Backend> {
 }
 
 /// Forward pass and objective of one host batch (see [`crate::loss`]).
-pub(crate) fn batch_loss<B: Backend>(
+pub(crate) fn batch_loss<B: AutodiffBackend>(
     model: &CllmModel<B>,
     e_v: &Tensor<B, 2>,
     hb: &HostBatch,
@@ -888,7 +889,13 @@ pub(crate) fn batch_loss<B: Backend>(
         ),
         &device,
     );
-    let (ce, predicted) = tied_head_ce(rows, cand, model.logit_scale(), target_t);
+    let (ce, predicted) = tied_head_ce_chunked(
+        rows,
+        cand,
+        model.logit_scale(),
+        target_t,
+        DEFAULT_CHUNK_LOGITS,
+    );
     let mut total = ce.clone() + mse.clone() * cfg.mse_weight;
     if cfg.cosine_weight > 0.0 {
         let cos = cosine_distance(out.reshape([b * l, d]), x_clean.reshape([b * l, d]));

@@ -3,11 +3,12 @@
 //!
 //! | feature | backend | device |
 //! |---|---|---|
-//! | `ndarray` (default) | [`burn::backend::NdArray`] | the CPU |
+//! | `flex` (default) | `burn::backend::Flex` | the CPU (`gemm`-crate kernels, AVX-512 where present) |
+//! | `ndarray` | `burn::backend::NdArray` | the CPU (with `--no-default-features`; `openblas` adds OpenBLAS) |
 //! | `wgpu` | `burn::backend::Wgpu` | the default GPU adapter (Vulkan/Metal/DX12) |
 //! | `cuda` | `burn::backend::Cuda` | CUDA device 0 |
 //!
-//! With several features on, the most specific wins (`cuda` > `wgpu` > `ndarray`).
+//! With several features on, the most specific wins (`cuda` > `wgpu` > `flex` > `ndarray`).
 //! Creating a CUDA device panics inside the driver bindings when `libcuda` is missing, and
 //! a wgpu device can hang forever without a Vulkan driver; [`default_device`] probes for the
 //! driver library first, catches panics, and gives up on a hanging adapter after a timeout,
@@ -29,7 +30,16 @@ pub type DefaultBackend = burn::backend::Cuda;
 pub type DefaultBackend = burn::backend::Wgpu;
 /// The backend picked by cargo features.
 #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
-pub type DefaultBackend = burn::backend::NdArray;
+pub type DefaultBackend = CpuBackend;
+
+/// The CPU backend picked by cargo features: Flex (default), or NdArray when `flex` is off.
+/// Both are multi-threaded; on the 2-core development VM a CLLM training step runs about
+/// 2× faster on Flex (`docs/benchmarks.md`).
+#[cfg(feature = "flex")]
+pub type CpuBackend = burn::backend::Flex;
+/// The CPU backend picked by cargo features: Flex (default), or NdArray when `flex` is off.
+#[cfg(all(feature = "ndarray", not(feature = "flex")))]
+pub type CpuBackend = burn::backend::NdArray;
 
 /// The device type of [`DefaultBackend`].
 pub type DefaultDevice = burn::tensor::Device<DefaultBackend>;
@@ -63,12 +73,14 @@ pub enum DeviceError {
     },
 }
 
-/// Name of the backend picked by cargo features: `"cuda"`, `"wgpu"` or `"ndarray"`.
+/// Name of the backend picked by cargo features: `"cuda"`, `"wgpu"`, `"flex"` or `"ndarray"`.
 pub fn backend_name() -> &'static str {
     if cfg!(feature = "cuda") {
         "cuda"
     } else if cfg!(feature = "wgpu") {
         "wgpu"
+    } else if cfg!(feature = "flex") {
+        "flex"
     } else {
         "ndarray"
     }

@@ -121,7 +121,7 @@ impl TrainArgs {
             (Some(file), _, _) => read_config_file(file)?,
             (None, Some(p), _) => CllmConfig::preset(p)?,
             (None, None, Some(init)) => read_config(init)?,
-            (None, None, None) if device::backend_name() == "ndarray" => {
+            (None, None, None) if matches!(device::backend_name(), "ndarray" | "flex") => {
                 CllmConfig::preset("cpu-k16")?
             }
             (None, None, None) => CllmConfig::preset("k16")?,
