@@ -5,7 +5,7 @@ use cllm_autoencoder::{CachedText, CllmConfig, StageConfig, TokenCache, TrainDat
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// NdArray's RNG is process-global: tests that train hold this lock so that concurrent
+/// The CPU backends' RNG (NdArray's, Flex's) is process-global: tests that train hold this lock so that concurrent
 /// tests do not draw from it in between (training is reproducible one run at a time).
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -86,9 +86,14 @@ fn overfits_short_texts_on_real_smollm2_rows() {
     opts.learning_rate = 3e-3;
     opts.eval_every = 100;
     let dir = tempfile::tempdir().unwrap();
-    let report =
-        train::<CpuTrainBackend>(&data, &opts, dir.path(), &device, &RunControl::default())
-            .unwrap();
+    let report = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap();
     eprintln!("evals: {:?}", report.state.evals);
     let best = report.best_val_token_accuracy.unwrap();
     assert!(best >= 0.95, "token accuracy {best} on real SmolLM2 rows");
