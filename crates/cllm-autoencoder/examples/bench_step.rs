@@ -67,26 +67,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let backend = std::env::var("CLLM_BENCH_BACKEND").unwrap_or_default();
     let report = match backend.as_str() {
-        "ndarray" => train::<burn::backend::Autodiff<burn::backend::NdArray>>(
-            &data,
-            &opts,
-            dir.path(),
-            &Default::default(),
-            &RunControl::default(),
-        )?,
-        "" | "default" => train::<DefaultTrainBackend>(
-            &data,
-            &opts,
-            dir.path(),
-            &Default::default(),
-            &RunControl::default(),
-        )?,
-        other => {
-            return Err(format!(
-                "CLLM_BENCH_BACKEND={other}: unknown or not built (try --features flex)"
-            )
-            .into())
-        }
+        "ndarray" => run::<burn::backend::Autodiff<burn::backend::NdArray>>(&data, &opts, &dir)?,
+        "" | "default" => run::<DefaultTrainBackend>(&data, &opts, &dir)?,
+        other => return Err(format!("CLLM_BENCH_BACKEND={other}: use ndarray or default").into()),
     };
     let h = &report.state.history;
     let skip = 2.min(h.len().saturating_sub(2));
@@ -109,4 +92,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
+}
+
+fn run<B: burn::tensor::backend::AutodiffBackend>(
+    data: &TrainData,
+    opts: &TrainOptions,
+    dir: &tempfile::TempDir,
+) -> Result<cllm_autoencoder::TrainReport, cllm_autoencoder::AutoencoderError> {
+    train::<B>(
+        data,
+        opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
 }
