@@ -5,7 +5,7 @@
 //! `exp(s) · rows · Cᵀ` for every position at once (`[n × |C|]`: 4,096 × 9,576 floats,
 //! 157 MB, for a batch of 16 recipes of 256 tokens), keeps them and the softmax for the
 //! backward pass, and lets autodiff walk through half a dozen element-wise passes over that
-//! matrix twice. That was 70% of a CPU training step.
+//! matrix twice: more than half of a CPU training step (`docs/benchmarks.md`).
 //!
 //! [`tied_head_ce_chunked`] computes the same loss in row chunks of about
 //! [`DEFAULT_CHUNK_LOGITS`] logits on the backend *without* autodiff and, while each chunk's
@@ -78,10 +78,11 @@ pub fn tied_head_ce_chunked<B: AutodiffBackend>(
     let per_chunk = (chunk_logits / c).clamp(1, n);
     let inv_n = 1.0 / n as f64;
 
-    let mut ce_sums = Vec::with_capacity(n.div_ceil(per_chunk));
-    let mut grad_rows = Vec::with_capacity(ce_sums.capacity());
-    let mut predicted = Vec::with_capacity(ce_sums.capacity());
-    let mut grad_scale_sum = None;
+    let chunks = n.div_ceil(per_chunk);
+    let mut ce_sums = Vec::with_capacity(chunks);
+    let mut grad_scale_sums = Vec::with_capacity(chunks);
+    let mut grad_rows = Vec::with_capacity(chunks);
+    let mut predicted = Vec::with_capacity(chunks);
     for start in (0..n).step_by(per_chunk) {
         let len = per_chunk.min(n - start);
         let logits = (rows_in.clone().narrow(0, start, len) * s_col.clone()).matmul(cand_t.clone());
@@ -93,17 +94,13 @@ pub fn tied_head_ce_chunked<B: AutodiffBackend>(
         ce_sums.push((max + z.clone().log() - picked).sum());
         let minus_one = Tensor::full([len, 1], -1.0, &device);
         let g = (e / z).scatter(1, t, minus_one, IndexingUpdateOp::Add) * inv_n;
-        let gs = (g.clone() * logits).sum();
-        grad_scale_sum = Some(match grad_scale_sum {
-            Some(acc) => acc + gs,
-            None => gs,
-        });
+        grad_scale_sums.push((g.clone() * logits).sum());
         grad_rows.push(g.matmul(cand_in.clone()) * s_col.clone());
         predicted.push(argmax.reshape([len]));
     }
     let ce = Tensor::cat(ce_sums, 0).sum() * inv_n;
     let grad_rows = Tensor::cat(grad_rows, 0);
-    let grad_scale = grad_scale_sum.expect("n > 0 gives one chunk at least") / s_in;
+    let grad_scale = Tensor::cat(grad_scale_sums, 0).sum() / s_in;
 
     let surrogate = (rows * Tensor::from_inner(grad_rows)).sum()
         + scale * Tensor::<B, 1>::from_inner(grad_scale);
