@@ -24,6 +24,7 @@ pub(crate) mod stream {
     pub const NEGATIVES: u64 = 4;
     pub const REPLAY: u64 = 5;
     pub const BACKEND: u64 = 6;
+    pub const WORD_DROPOUT: u64 = 7;
 }
 
 /// The batches of one epoch: `indices` shuffled, cut into pools of `pool_batches`

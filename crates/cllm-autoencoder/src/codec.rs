@@ -9,6 +9,7 @@ use burn::tensor::{Bool, Tensor, TensorData};
 use cllm_core::{TextVector, TokenMatrix};
 
 use crate::config::CllmConfig;
+use crate::decoding::{decode_vectors, DecodeOptions, DecodedTokens};
 use crate::error::{AutoencoderError, Result};
 use crate::eval::{input_tensors, nearest_in_vocab, until_pad};
 use crate::model::CllmModel;
@@ -23,6 +24,18 @@ pub mod files {
     pub const MODEL: &str = "model.mpk";
     /// The [`VocabTable`](crate::VocabTable) (safetensors).
     pub const VOCAB: &str = "vocab.safetensors";
+}
+
+/// A text decoded from a vector: backbone token ids (end token not included), the
+/// decoder's log-probability of each chosen token (the end token's last when it ended).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedText {
+    /// The backbone's token ids.
+    pub ids: Vec<u32>,
+    /// Log-probability of every chosen token, the end token included.
+    pub logprobs: Vec<f32>,
+    /// Whether the decoder ended the text (false: cut at the length limit).
+    pub ended: bool,
 }
 
 /// Texts per forward pass in [`Cllm::encode`] and [`Cllm::decode`].
@@ -99,7 +112,7 @@ impl<B: Backend> Cllm<B> {
     /// Loads a model directory (`config.json`, `model.mpk`, `vocab.safetensors`), as
     /// written by training.
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
-        let config: CllmConfig = persist::read_json(&dir.join(files::CONFIG))?;
+        let config = CllmConfig::load_json(&dir.join(files::CONFIG))?;
         config.validate()?;
         let vocab = VocabTable::load(&dir.join(files::VOCAB))?;
         let model = CllmModel::<B>::new(&config, device)?;
@@ -235,14 +248,64 @@ impl<B: Backend> Cllm<B> {
         Ok(())
     }
 
-    fn restore(&self, vectors: &[TextVector]) -> Tensor<B, 3> {
+    fn latents(&self, vectors: &[TextVector]) -> Tensor<B, 2> {
         let k = self.config.k;
         let data: Vec<f32> = vectors
             .iter()
             .flat_map(|v| v.as_slice().iter().copied())
             .collect();
-        let z = Tensor::<B, 2>::from_data(TensorData::new(data, [vectors.len(), k]), &self.device);
-        self.model.decode(z)
+        Tensor::<B, 2>::from_data(TensorData::new(data, [vectors.len(), k]), &self.device)
+    }
+
+    /// The restored rows `[b, L, d]` of text vectors: the mirror's rows, or for the
+    /// autoregressive decoder the embedding rows `E[ids]` of its greedy decode (padded
+    /// with the end token's row).
+    fn restore(&self, vectors: &[TextVector]) -> Result<Tensor<B, 3>> {
+        let z = self.latents(vectors);
+        match &self.model.decoder {
+            crate::model::Decoder::Mirror(m) => Ok(m.forward(z)),
+            crate::model::Decoder::Autoregressive(_) => {
+                let (l, pad) = (self.config.max_len, self.vocab.pad_index());
+                let decoded = self.generate_latents(z, &DecodeOptions::plain_greedy())?;
+                let mut rows = vec![pad; decoded.len() * l];
+                for (b, d) in decoded.iter().enumerate() {
+                    let n = d.indices.len().min(l);
+                    rows[b * l..b * l + n].copy_from_slice(&d.indices[..n]);
+                }
+                let lens: Vec<usize> = decoded.iter().map(|d| d.indices.len().min(l)).collect();
+                Ok(input_tensors(&self.e_v, &rows, &lens, l).0)
+            }
+        }
+    }
+
+    fn generate_latents(
+        &self,
+        z: Tensor<B, 2>,
+        opts: &DecodeOptions,
+    ) -> Result<Vec<DecodedTokens>> {
+        decode_vectors(&self.model, &self.e_v, self.vocab.pad_index(), z, opts)
+    }
+
+    /// Decodes text vectors into token sequences with the model's decoder and `opts`
+    /// (greedy, beam or nucleus search; repetition rules), with the decoder's
+    /// log-probability of every chosen token. Token ids are the backbone's.
+    pub fn generate(
+        &self,
+        vectors: &[TextVector],
+        opts: &DecodeOptions,
+    ) -> Result<Vec<GeneratedText>> {
+        self.check_vectors(vectors)?;
+        let mut out = Vec::with_capacity(vectors.len());
+        for chunk in vectors.chunks(self.batch_size) {
+            for d in self.generate_latents(self.latents(chunk), opts)? {
+                out.push(GeneratedText {
+                    ids: d.indices.iter().map(|&i| self.vocab.ids()[i]).collect(),
+                    logprobs: d.logprobs,
+                    ended: d.ended,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Restores each text vector to a token matrix: the decoder's rows up to (not
@@ -252,7 +315,7 @@ impl<B: Backend> Cllm<B> {
         let (l, d) = (self.config.max_len, self.config.input_width);
         let mut out = Vec::with_capacity(vectors.len());
         for chunk in vectors.chunks(self.batch_size) {
-            let restored = self.restore(chunk);
+            let restored = self.restore(chunk)?;
             let ids = nearest_in_vocab(restored.clone(), &self.e_v)?;
             let values = restored
                 .into_data()
@@ -270,18 +333,15 @@ impl<B: Backend> Cllm<B> {
         Ok(out)
     }
 
-    /// Restores each text vector to token ids (argmax of the tied head over the corpus
-    /// vocabulary), ending before the first pad/end token.
+    /// Decodes each text vector to token ids by plain greedy search (the argmax of the
+    /// tied head over the corpus vocabulary at every position), ending before the first
+    /// pad/end token.
     pub fn decode_ids(&self, vectors: &[TextVector]) -> Result<Vec<Vec<u32>>> {
-        self.check_vectors(vectors)?;
-        let mut out = Vec::with_capacity(vectors.len());
-        for chunk in vectors.chunks(self.batch_size) {
-            for pred in nearest_in_vocab(self.restore(chunk), &self.e_v)? {
-                let kept = until_pad(&pred, self.vocab.pad_index());
-                out.push(kept.iter().map(|&i| self.vocab.ids()[i]).collect());
-            }
-        }
-        Ok(out)
+        Ok(self
+            .generate(vectors, &DecodeOptions::plain_greedy())?
+            .into_iter()
+            .map(|t| t.ids)
+            .collect())
     }
 }
 

@@ -20,6 +20,62 @@ pub struct StageConfig {
     pub width_out: usize,
 }
 
+/// Which decoder turns a text vector back into a text.
+///
+/// - [`Mirror`](DecoderConfig::Mirror): the seed's mirrored decoder, which restores all
+///   `max_len` token rows at once from the vector (no language prior; on 2 CPU cores it
+///   stays at the "average recipe");
+/// - [`Autoregressive`](DecoderConfig::Autoregressive): a small causal transformer over the
+///   frozen backbone's token embeddings, conditioned on the vector as prefix positions and
+///   as an addition to every input ([`ArDecoderConfig`]); it reads like a text at every
+///   point of the space and learns in CPU minutes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecoderConfig {
+    /// The mirror of the encoder's stages.
+    #[default]
+    Mirror,
+    /// The vector-conditioned causal transformer.
+    Autoregressive(ArDecoderConfig),
+}
+
+/// The autoregressive decoder (see [`DecoderConfig::Autoregressive`]).
+///
+/// The text vector `z` becomes `prefix` positions (`k → prefix·width`) in front of the
+/// token inputs and is added (`k → width`) to every input; each input is the projected
+/// embedding row of the previous token (the first is a learned begin vector); `layers`
+/// pre-norm causal transformer layers follow, then a norm and a projection back to the
+/// embedding width, read by the tied head like the mirror's rows. While training, a
+/// `word_dropout` fraction of the inputs is replaced by a learned mask vector, so that the
+/// decoder has to rely on the vector (Bowman et al. 2016).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ArDecoderConfig {
+    /// Width of the decoder's transformer.
+    pub width: usize,
+    /// Causal transformer layers.
+    pub layers: usize,
+    /// Attention heads (must divide `width`).
+    pub heads: usize,
+    /// Prefix positions made from the vector.
+    pub prefix: usize,
+    /// Fraction of teacher-forced inputs replaced by the mask vector while training.
+    pub word_dropout: f64,
+}
+
+impl Default for ArDecoderConfig {
+    /// The CPU prototype's decoder: width 128, 2 layers, 4 heads, 4 prefix vectors, 25%
+    /// word dropout.
+    fn default() -> Self {
+        Self {
+            width: 128,
+            layers: 2,
+            heads: 4,
+            prefix: 4,
+            word_dropout: 0.25,
+        }
+    }
+}
+
 /// Hyper-parameters of a CLLM. Saved as JSON next to every checkpoint.
 ///
 /// The encoder maps a padded `[max_len × input_width]` token matrix through an input
@@ -60,6 +116,9 @@ pub struct CllmConfig {
     /// Mask padding positions as attention keys in the first stage.
     #[config(default = true)]
     pub mask_padding: bool,
+    /// The decoder (configs written before it existed read as the mirror).
+    #[config(default = "DecoderConfig::Mirror")]
+    pub decoder: DecoderConfig,
 }
 
 /// Size of one step of the encoder, as printed by [`CllmConfig::stage_report`].
@@ -125,6 +184,29 @@ impl CllmConfig {
     pub fn recipes_cpu(k: usize) -> Self {
         let stages = (0..3).map(|_| StageConfig::new(1, 4, 128)).collect();
         CllmConfig::new(576, 256, 128, k, stages)
+    }
+
+    /// Reads a `config.json` (as training writes it) or one of any earlier
+    /// version (a config without a decoder is a mirror model's).
+    pub fn load_json(path: &std::path::Path) -> Result<Self, AutoencoderError> {
+        let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("decoder")
+                .or_insert_with(|| serde_json::json!({ "kind": "mirror" }));
+        }
+        serde_json::from_value(value).map_err(|e| AutoencoderError::format(path, e.to_string()))
+    }
+
+    /// The same model with the autoregressive decoder of the given config.
+    pub fn with_ar_decoder(self, ar: ArDecoderConfig) -> Self {
+        self.with_decoder(DecoderConfig::Autoregressive(ar))
+    }
+
+    /// Whether the decoder is autoregressive.
+    pub fn is_autoregressive(&self) -> bool {
+        matches!(self.decoder, DecoderConfig::Autoregressive(_))
     }
 
     /// A preset by name: `k8`, `k16`, `k32`, `k64` (full size) or `cpu-k8` … `cpu-k64`.
@@ -196,6 +278,23 @@ impl CllmConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if let DecoderConfig::Autoregressive(ar) = &self.decoder {
+            if ar.width == 0 || ar.layers == 0 || ar.heads == 0 {
+                return bad("decoder width, layers and heads must be positive".into());
+            }
+            if !ar.width.is_multiple_of(ar.heads) {
+                return bad(format!(
+                    "decoder width {} is not a multiple of {} heads",
+                    ar.width, ar.heads
+                ));
+            }
+            if !(0.0..1.0).contains(&ar.word_dropout) {
+                return bad(format!(
+                    "word dropout {} must be in [0, 1)",
+                    ar.word_dropout
+                ));
+            }
         }
         for (s, st) in self.stages.iter().enumerate() {
             let n = self.stage_positions(s);

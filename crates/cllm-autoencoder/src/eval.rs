@@ -9,7 +9,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AutoencoderError, Result};
-use crate::model::CllmModel;
+use crate::model::{CllmModel, Decoder};
 
 /// Token accuracy and exact-text rate of a set of texts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -64,8 +64,37 @@ pub(crate) fn nearest_in_vocab<B: Backend>(
         .collect())
 }
 
+/// What the decoder restores of padded texts (`rows` `[b × max_len]` `V` indices): the
+/// mirror's argmax rows, or the autoregressive decoder's teacher-forced predictions (each
+/// position's argmax given the true tokens before it; pad past the end marker).
+fn reconstruct<B: Backend>(
+    model: &CllmModel<B>,
+    e_v: &Tensor<B, 2>,
+    pad: usize,
+    rows: &[usize],
+    lens: &[usize],
+    max_len: usize,
+) -> Result<Vec<Vec<usize>>> {
+    let (x, mask) = input_tensors(e_v, rows, lens, max_len);
+    let z = model.encode(x.clone(), Some(mask));
+    match &model.decoder {
+        Decoder::Mirror(mirror) => nearest_in_vocab(mirror.forward(z), e_v),
+        Decoder::Autoregressive(ar) => {
+            let t = (lens.iter().copied().max().unwrap_or(0) + 1).min(max_len);
+            let out = ar.forward(z, x.narrow(1, 0, t), None);
+            let mut pred = nearest_in_vocab(out, e_v)?;
+            for p in &mut pred {
+                p.resize(max_len, pad);
+            }
+            Ok(pred)
+        }
+    }
+}
+
 /// Encodes and decodes `texts` (as `V` indices, each at most `max_len` long) in batches
 /// and scores the reconstruction. Returns the report and the predicted indices per text.
+/// For the autoregressive decoder the scores are teacher-forced (see
+/// [`crate::decoding`] for free-running decodes).
 pub fn evaluate<B: Backend>(
     model: &CllmModel<B>,
     e_v: &Tensor<B, 2>,
@@ -92,9 +121,7 @@ pub fn evaluate<B: Backend>(
             rows[b * max_len..b * max_len + t.len()].copy_from_slice(t);
             lens.push(t.len());
         }
-        let (x, mask) = input_tensors(e_v, &rows, &lens, max_len);
-        let restored = model.decode(model.encode(x, Some(mask)));
-        let pred = nearest_in_vocab(restored, e_v)?;
+        let pred = reconstruct(model, e_v, pad, &rows, &lens, max_len)?;
         for (t, p) in chunk.iter().zip(pred) {
             let ok = t.iter().zip(&p).filter(|(a, b)| a == b).count();
             correct += ok;

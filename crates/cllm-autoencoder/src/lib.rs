@@ -43,10 +43,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod ar;
 pub mod batch;
 pub mod cache;
 pub mod codec;
 pub mod config;
+pub mod decoding;
 mod error;
 pub mod eval;
 pub mod export;
@@ -56,20 +58,24 @@ pub mod loss;
 pub mod model;
 mod persist;
 pub mod semantic;
+pub mod text_metrics;
 pub mod train;
 pub mod vocab;
 
+pub use ar::ArDecoder;
 pub use cache::{CachedText, Split, SplitOptions, TokenCache};
-pub use codec::Cllm;
-pub use config::{CllmConfig, StageConfig, StageSummary};
+pub use codec::{Cllm, GeneratedText};
+pub use config::{ArDecoderConfig, CllmConfig, DecoderConfig, StageConfig, StageSummary};
+pub use decoding::{DecodeOptions, DecodedTokens, Search};
 pub use error::{AutoencoderError, Result};
 pub use eval::{evaluate, EvalReport};
 pub use export::{encode_corpus, read_vectors, write_vector_file, write_vectors, VectorFile};
 pub use job::{
-    run_prepared_train_job, run_train_job, FamilySeparation, JobReport, SplitResult, TrainJob,
+    run_prepared_train_job, run_train_job, FamilySeparation, FreeRunning, JobReport, SplitResult,
+    TrainJob,
 };
 pub use loss::LossConfig;
-pub use model::CllmModel;
+pub use model::{CllmModel, Decoder, MirrorDecoder};
 pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};
 pub use vocab::VocabTable;
 

@@ -1,5 +1,6 @@
 //! The CLLM network in burn: a staged transformer encoder from a padded `[L × d]` token
-//! matrix to `k` floats, and the mirrored decoder back to `[L × d]`.
+//! matrix to `k` floats, and its decoder: the mirror back to `[L × d]`
+//! ([`MirrorDecoder`]) or the autoregressive one ([`ArDecoder`]).
 
 use burn::module::{Module, Param};
 use burn::nn::transformer::{
@@ -9,7 +10,8 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Tensor};
 
-use crate::config::CllmConfig;
+use crate::ar::ArDecoder;
+use crate::config::{CllmConfig, DecoderConfig};
 use crate::error::Result;
 
 /// Transformer layers at one resolution (absent for a cheap linear stage) with their
@@ -83,8 +85,81 @@ pub struct DecoderStage<B: Backend> {
     pub width: usize,
 }
 
-/// The CLLM: encoder to a `k`-float text vector and mirrored decoder, plus the learned
-/// logit scale of the tied-head loss.
+/// The seed's mirrored decoder: `k` floats → top positions → the encoder's stages in
+/// reverse → `[L × d]` restored rows, all positions at once.
+#[derive(Module, Debug)]
+pub struct MirrorDecoder<B: Backend> {
+    /// `k → top_positions·top_width`.
+    pub from_latent: Linear<B>,
+    /// Decoder stages, in decoding order (mirror of the encoder's).
+    pub dec_stages: Vec<DecoderStage<B>>,
+    /// Norm before the output projection.
+    pub dec_norm: LayerNorm<B>,
+    /// `width → d`, per token.
+    pub out_proj: Linear<B>,
+    /// Positions after the last encoder stage.
+    pub top_positions: usize,
+    /// Width after the last encoder stage.
+    pub top_width: usize,
+}
+
+impl<B: Backend> MirrorDecoder<B> {
+    fn new(cfg: &CllmConfig, device: &B::Device) -> Self {
+        let mut dec_stages = Vec::with_capacity(cfg.stages.len());
+        for (s, st) in cfg.stages.iter().enumerate().rev() {
+            let n = cfg.stage_positions(s);
+            let w = cfg.stage_width(s);
+            dec_stages.push(DecoderStage {
+                expand: LinearConfig::new(st.width_out, st.merge * w).init(device),
+                blocks: Blocks::new(cfg, n, w, st.layers, device),
+                merge: st.merge,
+                width: w,
+            });
+        }
+        Self {
+            from_latent: LinearConfig::new(cfg.k, cfg.top_positions() * cfg.top_width())
+                .init(device),
+            dec_stages,
+            dec_norm: LayerNormConfig::new(cfg.width).init(device),
+            out_proj: LinearConfig::new(cfg.width, cfg.input_width).init(device),
+            top_positions: cfg.top_positions(),
+            top_width: cfg.top_width(),
+        }
+    }
+
+    /// `[batch, k]` → restored `[batch, L, d]`.
+    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [b, _] = z.dims();
+        let mut h = self
+            .from_latent
+            .forward(z)
+            .reshape([b, self.top_positions, self.top_width]);
+        for stage in &self.dec_stages {
+            let [b, n, _] = h.dims();
+            h = stage
+                .expand
+                .forward(h)
+                .reshape([b, n * stage.merge, stage.width]);
+            if let Some(blocks) = &stage.blocks {
+                h = blocks.forward(h, None);
+            }
+        }
+        self.out_proj.forward(self.dec_norm.forward(h))
+    }
+}
+
+/// The decoder of a CLLM, as its config chose ([`DecoderConfig`]).
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Decoder<B: Backend> {
+    /// All positions at once from the vector.
+    Mirror(MirrorDecoder<B>),
+    /// Token by token, conditioned on the vector.
+    Autoregressive(ArDecoder<B>),
+}
+
+/// The CLLM: the staged encoder to a `k`-float text vector, a decoder back to the text
+/// (mirrored or autoregressive), and the learned logit scale of the tied-head loss.
 ///
 /// ```
 /// use burn::backend::NdArray;
@@ -97,7 +172,7 @@ pub struct DecoderStage<B: Backend> {
 /// let x = Tensor::<NdArray, 3>::zeros([2, 16, 8], &device);
 /// let z = model.encode(x, None);
 /// assert_eq!(z.dims(), [2, 4]);
-/// assert_eq!(model.decode(z).dims(), [2, 16, 8]);
+/// assert_eq!(model.mirror().unwrap().forward(z).dims(), [2, 16, 8]);
 /// # Ok::<(), cllm_autoencoder::AutoencoderError>(())
 /// ```
 #[derive(Module, Debug)]
@@ -110,20 +185,10 @@ pub struct CllmModel<B: Backend> {
     pub enc_norm: LayerNorm<B>,
     /// `top_positions·top_width → k`.
     pub to_latent: Linear<B>,
-    /// `k → top_positions·top_width`.
-    pub from_latent: Linear<B>,
-    /// Decoder stages, in decoding order (mirror of the encoder's).
-    pub dec_stages: Vec<DecoderStage<B>>,
-    /// Norm before the output projection.
-    pub dec_norm: LayerNorm<B>,
-    /// `width → d`, per token.
-    pub out_proj: Linear<B>,
-    /// Log of the scale of the tied-head logits `exp(s) · restored · E_Vᵀ`.
+    /// The decoder.
+    pub decoder: Decoder<B>,
+    /// Log of the scale of the tied-head logits `exp(s) · row · E_Vᵀ`.
     pub log_scale: Param<Tensor<B, 1>>,
-    /// Positions after the last stage.
-    pub top_positions: usize,
-    /// Width after the last stage.
-    pub top_width: usize,
     /// Whether the first stage masks padding keys.
     pub mask_padding: bool,
 }
@@ -152,30 +217,25 @@ impl<B: Backend> CllmModel<B> {
                 merge: st.merge,
             });
         }
-        let mut dec_stages = Vec::with_capacity(cfg.stages.len());
-        for (s, st) in cfg.stages.iter().enumerate().rev() {
-            let n = cfg.stage_positions(s);
-            let w = cfg.stage_width(s);
-            dec_stages.push(DecoderStage {
-                expand: LinearConfig::new(st.width_out, st.merge * w).init(device),
-                blocks: Blocks::new(cfg, n, w, st.layers, device),
-                merge: st.merge,
-                width: w,
-            });
-        }
         let top = cfg.top_positions() * cfg.top_width();
+        let decoder = match &cfg.decoder {
+            DecoderConfig::Mirror => Decoder::Mirror(MirrorDecoder::new(cfg, device)),
+            DecoderConfig::Autoregressive(ar) => Decoder::Autoregressive(ArDecoder::new(
+                ar,
+                cfg.k,
+                cfg.input_width,
+                cfg.max_len,
+                cfg.dropout,
+                device,
+            )),
+        };
         Ok(Self {
             in_proj: LinearConfig::new(cfg.input_width, cfg.width).init(device),
             enc_stages,
             enc_norm: LayerNormConfig::new(cfg.top_width()).init(device),
             to_latent: LinearConfig::new(top, cfg.k).init(device),
-            from_latent: LinearConfig::new(cfg.k, top).init(device),
-            dec_stages,
-            dec_norm: LayerNormConfig::new(cfg.width).init(device),
-            out_proj: LinearConfig::new(cfg.width, cfg.input_width).init(device),
+            decoder,
             log_scale: Param::from_tensor(Tensor::zeros([1], device)),
-            top_positions: cfg.top_positions(),
-            top_width: cfg.top_width(),
             mask_padding: cfg.mask_padding,
         })
     }
@@ -201,24 +261,20 @@ impl<B: Backend> CllmModel<B> {
         self.to_latent.forward(h.reshape([b, n * w]))
     }
 
-    /// `[batch, k]` → restored `[batch, L, d]`.
-    pub fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 3> {
-        let [b, _] = z.dims();
-        let mut h = self
-            .from_latent
-            .forward(z)
-            .reshape([b, self.top_positions, self.top_width]);
-        for stage in &self.dec_stages {
-            let [b, n, _] = h.dims();
-            h = stage
-                .expand
-                .forward(h)
-                .reshape([b, n * stage.merge, stage.width]);
-            if let Some(blocks) = &stage.blocks {
-                h = blocks.forward(h, None);
-            }
+    /// The mirrored decoder, if the model has one.
+    pub fn mirror(&self) -> Option<&MirrorDecoder<B>> {
+        match &self.decoder {
+            Decoder::Mirror(m) => Some(m),
+            Decoder::Autoregressive(_) => None,
         }
-        self.out_proj.forward(self.dec_norm.forward(h))
+    }
+
+    /// The autoregressive decoder, if the model has one.
+    pub fn autoregressive(&self) -> Option<&ArDecoder<B>> {
+        match &self.decoder {
+            Decoder::Autoregressive(a) => Some(a),
+            Decoder::Mirror(_) => None,
+        }
     }
 
     /// The logit scale `exp(log_scale)` as a `[1]` tensor.
@@ -249,12 +305,13 @@ mod tests {
         let cfg = tiny();
         let device = Default::default();
         let model = CllmModel::<NdArray>::new(&cfg, &device).unwrap();
-        assert_eq!(model.top_positions, 2);
-        assert_eq!(model.top_width, 4);
+        let mirror = model.mirror().unwrap();
+        assert_eq!(mirror.top_positions, 2);
+        assert_eq!(mirror.top_width, 4);
         let x = Tensor::<NdArray, 3>::random([3, 16, 6], Distribution::Default, &device);
         let z = model.encode(x, None);
         assert_eq!(z.dims(), [3, 3]);
-        assert_eq!(model.decode(z).dims(), [3, 16, 6]);
+        assert_eq!(mirror.forward(z).dims(), [3, 16, 6]);
         // parameter count: in_proj 6*8+8, log_scale 1, ... just check it is plausible
         assert!(model.num_params() > 6 * 8);
     }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use burn::module::Module;
 use clap::Args;
 use cllm_autoencoder::{
-    run_prepared_train_job, run_train_job, AutoencoderError, CllmConfig, CllmModel,
-    DefaultTrainBackend, JobReport, LossConfig, RunControl, SplitOptions, TrainJob, TrainOptions,
+    run_prepared_train_job, run_train_job, ArDecoderConfig, AutoencoderError, CllmConfig,
+    CllmModel, DecoderConfig, DefaultTrainBackend, JobReport, LossConfig, RunControl, SplitOptions,
+    TrainJob, TrainOptions,
 };
 use cllm_backbone::{device, LlamaBackbone};
 
@@ -31,6 +32,21 @@ pub struct TrainArgs {
     /// Text-vector size (overrides the preset's k).
     #[arg(long)]
     k: Option<usize>,
+    /// The decoder of a new model: `ar` (a vector-conditioned causal transformer over the
+    /// backbone's token embeddings: fluent text, learns in CPU minutes) or `mirror` (the
+    /// seed's mirrored stages, all positions at once). Default: ar; with --init-from or
+    /// --model-config, that model's.
+    #[arg(long, value_parser = ["ar", "mirror"])]
+    decoder: Option<String>,
+    /// Word dropout of the ar decoder: share of teacher-forced inputs masked in training.
+    #[arg(long)]
+    word_dropout: Option<f64>,
+    /// Prefix positions the ar decoder makes from the vector.
+    #[arg(long)]
+    prefix: Option<usize>,
+    /// Causal transformer layers of the ar decoder.
+    #[arg(long)]
+    decoder_layers: Option<usize>,
     /// Output directory (checkpoints, best model, token cache, eval.json). Running the same
     /// command again resumes an interrupted run.
     #[arg(long, default_value = "runs/cllm1")]
@@ -129,6 +145,37 @@ impl TrainArgs {
         if let Some(k) = self.k {
             model.k = k;
         }
+        let fresh = self.model_config.is_none() && self.init_from.is_none();
+        match self.decoder.as_deref() {
+            Some("mirror") => model.decoder = DecoderConfig::Mirror,
+            Some(_) => {
+                if !model.is_autoregressive() {
+                    model.decoder = DecoderConfig::Autoregressive(ArDecoderConfig::default());
+                }
+            }
+            None if fresh => {
+                model.decoder = DecoderConfig::Autoregressive(ArDecoderConfig::default())
+            }
+            None => {}
+        }
+        let tuning = [
+            self.word_dropout.is_some(),
+            self.prefix.is_some(),
+            self.decoder_layers.is_some(),
+        ];
+        match &mut model.decoder {
+            DecoderConfig::Autoregressive(ar) => {
+                ar.word_dropout = self.word_dropout.unwrap_or(ar.word_dropout);
+                ar.prefix = self.prefix.unwrap_or(ar.prefix);
+                ar.layers = self.decoder_layers.unwrap_or(ar.layers);
+            }
+            DecoderConfig::Mirror if tuning.contains(&true) => {
+                return Err(
+                    "--word-dropout, --prefix and --decoder-layers apply to the ar decoder".into(),
+                )
+            }
+            DecoderConfig::Mirror => {}
+        }
         if let Some(d) = self.dropout {
             model.dropout = d;
         }
@@ -193,9 +240,7 @@ fn read_config(model_dir: &Path) -> Result<CllmConfig, Box<dyn std::error::Error
 }
 
 fn read_config_file(path: &Path) -> Result<CllmConfig, Box<dyn std::error::Error + Send + Sync>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+    Ok(CllmConfig::load_json(path)?)
 }
 
 pub fn run(args: TrainArgs) -> CmdResult {
@@ -276,14 +321,35 @@ fn print_report(job: &TrainJob, report: &JobReport) {
         report.params,
         job.out_dir.join("model").display()
     );
+    let teacher = if job.options.model.is_autoregressive() {
+        "teacher-forced"
+    } else {
+        "restored"
+    };
+    println!("token accuracy {teacher}; free-running: greedy, no repeated trigram; word F1 floor (two random recipes) 0.29");
     println!(
-        "{:<10} {:>6} {:>9} {:>7}",
-        "split", "texts", "tokenAcc", "exact"
+        "{:<14} {:>6} {:>9} {:>7} {:>9} {:>7} {:>8} {:>7}",
+        "split", "texts", "tokenAcc", "exact", "freeAcc", "freeEx", "wordF1", "rep3"
     );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     for s in &report.splits {
+        let f = &s.free_running;
         println!(
-            "{:<10} {:>6} {:>9.4} {:>7.4}",
-            s.name, s.report.texts, s.report.token_accuracy, s.report.exact_text_rate
+            "{:<14} {:>6} {:>9.4} {:>7.4} {:>9.4} {:>7.4} {:>8} {:>7}",
+            s.name,
+            s.report.texts,
+            s.report.token_accuracy,
+            s.report.exact_text_rate,
+            f.token_accuracy,
+            f.exact_text_rate,
+            opt(f.word_f1),
+            opt(f.repeated_trigrams)
+        );
+    }
+    if let Some(s) = report.splits.iter().find(|s| s.name == "val") {
+        println!(
+            "val example:\n  original: {:?}\n  decoded:  {:?}",
+            s.example_original, s.example_decoded
         );
     }
     for s in &report.separation {

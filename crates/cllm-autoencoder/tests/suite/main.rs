@@ -1,6 +1,7 @@
 //! The integration suite, as one test binary (one monomorphisation of the training loop
 //! instead of one per file keeps the build short).
 
+mod autoregressive;
 mod codec;
 mod common;
 mod learning;

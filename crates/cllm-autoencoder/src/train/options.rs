@@ -1,0 +1,191 @@
+//! [`TrainOptions`]: everything a run needs besides the data (saved as `run.json`), its
+//! learning-rate schedule and the check of a resumed run's settings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::SplitOptions;
+use crate::config::CllmConfig;
+use crate::error::{AutoencoderError, Result};
+use crate::loss::LossConfig;
+use std::path::PathBuf;
+
+/// Everything a training run needs besides the data. Saved as `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// The architecture.
+    pub model: CllmConfig,
+    /// The objective.
+    pub loss: LossConfig,
+    /// Texts per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Learning rate at the end of the cosine decay, as a fraction of the peak.
+    pub min_lr_fraction: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// Total steps (the cosine decay spans them).
+    pub max_steps: usize,
+    /// Optional wall-clock budget in seconds (stops early; not reproducible).
+    pub time_budget_s: Option<f64>,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Gradient clipping by norm (burn clips each parameter tensor's gradient norm).
+    pub grad_clip_norm: Option<f32>,
+    /// Fraction of input tokens replaced by the pad row (denoising; 0 = off).
+    pub token_dropout: f64,
+    /// Steps between validations (0 = only at the end).
+    pub eval_every: usize,
+    /// Validation texts per evaluation (the first ones of the split).
+    pub eval_max_texts: usize,
+    /// Stop after this many validations without improvement (`None` = never).
+    pub patience: Option<usize>,
+    /// Steps between checkpoints (0 = only at the end and on interrupt).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept on disk.
+    pub keep_checkpoints: usize,
+    /// Batches per length-sorting pool (1 = no bucketing).
+    pub pool_batches: usize,
+    /// Seed of everything.
+    pub seed: u64,
+    /// Show a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+    /// Steps between log lines (tracing `info`).
+    pub log_every: usize,
+    /// How the corpus is split.
+    pub split: SplitOptions,
+    /// Fine-tuning: start from the weights of this model directory.
+    pub init_from: Option<PathBuf>,
+    /// Fine-tuning: fraction of every batch drawn from the replay corpus.
+    pub replay_fraction: f64,
+}
+
+impl Default for TrainOptions {
+    /// The pilot's recipe: k = 16, batch 64, AdamW lr 1e-3, 100 warm-up steps, cosine
+    /// decay over 5,000 steps, clipping at 1.0, soup and pizza held out, 5% validation.
+    fn default() -> Self {
+        Self {
+            model: CllmConfig::k16(),
+            loss: LossConfig::new(),
+            batch_size: 64,
+            learning_rate: 1e-3,
+            min_lr_fraction: 0.0,
+            warmup_steps: 100,
+            max_steps: 5000,
+            time_budget_s: None,
+            weight_decay: 1e-2,
+            grad_clip_norm: Some(1.0),
+            token_dropout: 0.0,
+            eval_every: 500,
+            eval_max_texts: 512,
+            patience: None,
+            checkpoint_every: 500,
+            keep_checkpoints: 2,
+            pool_batches: 16,
+            seed: 0,
+            progress: true,
+            log_every: 50,
+            split: SplitOptions::default(),
+            init_from: None,
+            replay_fraction: 0.0,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The learning rate at `step`: linear warm-up, then cosine decay to
+    /// `min_lr_fraction · learning_rate` at `max_steps`.
+    ///
+    /// ```
+    /// let o = cllm_autoencoder::TrainOptions { warmup_steps: 10, max_steps: 110, ..Default::default() };
+    /// assert!(o.lr_at(0) < o.lr_at(9));
+    /// assert!((o.lr_at(9) - o.learning_rate).abs() < 1e-12);
+    /// assert!(o.lr_at(109) < 1e-5);
+    /// ```
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let warm = ((step + 1) as f64 / self.warmup_steps.max(1) as f64).min(1.0);
+        let decay_steps = self.max_steps.saturating_sub(self.warmup_steps).max(1) as f64;
+        let t = (step.saturating_sub(self.warmup_steps.saturating_sub(1)) as f64 / decay_steps)
+            .min(1.0);
+        let cos = 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+        let min = self.min_lr_fraction.clamp(0.0, 1.0);
+        self.learning_rate * warm * (min + (1.0 - min) * cos)
+    }
+
+    /// The settings of `other` that would change this run: its trajectory, or the
+    /// validation set its best model is chosen on. Free to change on resume: the
+    /// wall-clock budget, how often it validates, checkpoints and logs, and the patience
+    /// of early stopping. The step budget counts: the cosine schedule spans it,
+    /// so a run cannot be stretched once started (fine-tune from its model instead).
+    ///
+    /// ```
+    /// let a = cllm_autoencoder::TrainOptions::default();
+    /// let mut b = a.clone();
+    /// b.eval_every = 7;
+    /// b.time_budget_s = Some(60.0);
+    /// assert!(a.changed_settings(&b).is_empty());
+    /// b.learning_rate = 5e-4;
+    /// b.max_steps = 9;
+    /// assert_eq!(a.changed_settings(&b), vec!["learning_rate", "max_steps"]);
+    /// ```
+    pub fn changed_settings(&self, other: &TrainOptions) -> Vec<&'static str> {
+        let checks: [(&'static str, bool); 16] = [
+            ("model", self.model == other.model),
+            ("loss", self.loss == other.loss),
+            ("batch_size", self.batch_size == other.batch_size),
+            ("learning_rate", self.learning_rate == other.learning_rate),
+            (
+                "min_lr_fraction",
+                self.min_lr_fraction == other.min_lr_fraction,
+            ),
+            ("warmup_steps", self.warmup_steps == other.warmup_steps),
+            ("max_steps", self.max_steps == other.max_steps),
+            ("weight_decay", self.weight_decay == other.weight_decay),
+            (
+                "grad_clip_norm",
+                self.grad_clip_norm == other.grad_clip_norm,
+            ),
+            ("token_dropout", self.token_dropout == other.token_dropout),
+            ("pool_batches", self.pool_batches == other.pool_batches),
+            ("seed", self.seed == other.seed),
+            ("split", self.split == other.split),
+            ("init_from", self.init_from == other.init_from),
+            (
+                "replay_fraction",
+                self.replay_fraction == other.replay_fraction,
+            ),
+            (
+                "eval_max_texts",
+                self.eval_max_texts == other.eval_max_texts,
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, same)| !same)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |m: &str| Err(AutoencoderError::InvalidConfig(m.into()));
+        if self.batch_size == 0 || self.max_steps == 0 {
+            return bad("batch_size and max_steps must be positive");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate must be positive");
+        }
+        if !(0.0..1.0).contains(&self.token_dropout) || !(0.0..1.0).contains(&self.replay_fraction)
+        {
+            return bad("token_dropout and replay_fraction must be in [0, 1)");
+        }
+        if self.loss.latent_noise < 0.0
+            || self.loss.cluster_weight < 0.0
+            || self.loss.mse_weight < 0.0
+            || self.loss.align_weight < 0.0
+        {
+            return bad("loss weights must be non-negative");
+        }
+        Ok(())
+    }
+}
