@@ -34,6 +34,7 @@ mod backbone;
 pub mod bert;
 pub mod device;
 mod error;
+mod language_model;
 pub mod llama;
 mod sentence;
 pub mod tokenizer;

@@ -8,6 +8,8 @@
 //! cllm train --out runs/cllm1  # train a CLLM (resumable); --init-from + --family: CLLM2
 //! cllm encode --model DIR      # CLLM text vectors of the corpus into the vector store
 //! cllm voids --collection C    # void zones of a vector-store collection, with a null test
+//! cllm generate --model DIR    # vectors from voids / near data → texts, scored and ranked
+//! cllm decode --model DIR      # texts → vectors → texts: what a model keeps
 //! ```
 //! Logs go to stderr (`-v`, `-vv`, or `RUST_LOG`); progress bars show on a terminal.
 
@@ -15,6 +17,7 @@ mod assets_cmd;
 mod corpus_cmd;
 mod embed;
 mod encode_cmd;
+mod generate_cmd;
 mod progress;
 mod sentence_cmd;
 mod train_cmd;
@@ -69,6 +72,10 @@ enum Command {
         #[command(subcommand)]
         command: voids_cmd::StoreCommand,
     },
+    /// Decode vectors from void zones or near the data into texts, scored and ranked.
+    Generate(Box<generate_cmd::GenerateArgs>),
+    /// Reconstruct texts through a trained CLLM (text → vector → text).
+    Decode(Box<generate_cmd::DecodeCmdArgs>),
 }
 
 /// Where the assets come from (shared by every command that needs them).
@@ -143,6 +150,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train_cmd::run(*args),
         Command::Encode(args) => encode_cmd::run(args),
         Command::Voids(args) => voids_cmd::run_voids(args),
+        Command::Generate(args) => generate_cmd::run_generate(*args),
+        Command::Decode(args) => generate_cmd::run_decode(*args),
         Command::Store { command } => voids_cmd::run_store(command),
     };
     match result {
