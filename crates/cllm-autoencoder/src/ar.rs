@@ -265,7 +265,8 @@ impl<B: Backend> ArDecoder<B> {
     /// the tokens `t₀ … t_{T−1}` (position `i` predicts `tᵢ` from `t₀ … t_{i−1}`, so the last
     /// row is never read); `keep` `[b, T, 1]`: 1 where an input word is kept, 0 where word
     /// dropout replaces it by the mask vector (`None`: every word kept).
-    /// Returns `[b, T, d]` rows for the tied head.
+    /// Returns `[b, T, d]` rows for the tied head (`T ≥ 1`: the first row reads only the
+    /// vector).
     pub fn forward(
         &self,
         z: Tensor<B, 2>,
@@ -273,20 +274,23 @@ impl<B: Backend> ArDecoder<B> {
         keep: Option<Tensor<B, 3>>,
     ) -> Tensor<B, 3> {
         let [b, t, _] = inputs.dims();
-        let mut h = self.tok_proj.forward(inputs.narrow(1, 0, t - 1));
-        if let Some(keep) = keep {
-            let keep = keep.narrow(1, 0, t - 1);
-            let mask = self.mask_token.val().reshape([1, 1, self.width]);
-            h = h * keep.clone() + mask * (keep.neg() + 1.0);
-        }
         let bos = self
             .bos
             .val()
             .reshape([1, 1, self.width])
             .expand([b, 1, self.width]);
+        let mut parts = vec![bos];
+        if t > 1 {
+            let mut h = self.tok_proj.forward(inputs.narrow(1, 0, t - 1));
+            if let Some(keep) = keep {
+                let keep = keep.narrow(1, 0, t - 1);
+                let mask = self.mask_token.val().reshape([1, 1, self.width]);
+                h = h * keep.clone() + mask * (keep.neg() + 1.0);
+            }
+            parts.push(h);
+        }
         let shift = self.add.forward(z.clone()).unsqueeze_dim::<3>(1);
-        let tokens =
-            Tensor::cat(vec![bos, h], 1) + shift + self.pos.val().narrow(1, self.n_prefix, t);
+        let tokens = Tensor::cat(parts, 1) + shift + self.pos.val().narrow(1, self.n_prefix, t);
         let mut h = Tensor::cat(vec![self.prefix_inputs(z), tokens], 1);
         for layer in &self.layers {
             h = layer.forward(h);

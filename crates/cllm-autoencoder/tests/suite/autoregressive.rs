@@ -97,6 +97,17 @@ fn cached_generation_equals_full_recomputation() {
         &device,
     );
     let full = ar.forward(z.clone(), inputs.clone(), None);
+    // a one-token pass reads only the vector and the begin vector, like the first step
+    let first = ar.forward(z.clone(), inputs.clone().narrow(1, 0, 1), None);
+    let diff = (first.reshape([3, common::WIDTH])
+        - full.clone().narrow(1, 0, 1).reshape([3, common::WIDTH]))
+    .abs()
+    .max()
+    .into_scalar();
+    assert!(
+        diff < 1e-4,
+        "a one-token pass differs from the first position by {diff}"
+    );
     let (mut rows, mut state) = ar.start(z);
     for p in 0..6 {
         let want = full.clone().narrow(1, p, 1).reshape([3, common::WIDTH]);
