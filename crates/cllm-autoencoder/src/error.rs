@@ -56,6 +56,19 @@ pub enum AutoencoderError {
         /// What was wrong.
         detail: String,
     },
+    /// A saved weight tensor whose shape differs from the one the model's config implies
+    /// (a model directory whose `config.json` and `model.mpk` do not belong together).
+    #[error("{}: tensor `{tensor}` has shape {got:?}, the config implies {expected:?}", path.display())]
+    WeightShape {
+        /// The record file.
+        path: PathBuf,
+        /// The tensor's path in the module tree (`enc_stages.0.reduce.weight`).
+        tensor: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        got: Vec<usize>,
+    },
     /// The backbone failed (tokenizing, embedding).
     #[error(transparent)]
     Backbone(#[from] cllm_core::CoreError),
