@@ -150,14 +150,19 @@ pub fn until_pad(pred: &[usize], pad: usize) -> &[usize] {
 pub fn knn_void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Result<Vec<f64>> {
     let dim = reference
         .first()
-        .ok_or(AutoencoderError::Empty("reference vectors of the void score"))?
+        .ok_or(AutoencoderError::Empty(
+            "reference vectors of the void score",
+        ))?
         .len();
     if k == 0 {
         return Err(AutoencoderError::InvalidConfig(
             "the void score needs k ≥ 1 neighbours".into(),
         ));
     }
-    for (what, vectors) in [("void-score reference vector", reference), ("void-score query", queries)] {
+    for (what, vectors) in [
+        ("void-score reference vector", reference),
+        ("void-score query", queries),
+    ] {
         for v in vectors {
             if v.len() != dim {
                 return Err(AutoencoderError::WrongWidth {
@@ -254,13 +259,23 @@ mod tests {
     fn void_scores_refuse_what_does_not_fit() {
         let reference = vec![vec![0.0f32, 0.0], vec![3.0, 4.0]];
         // k = 2: the mean of 0 and 5
-        assert_eq!(knn_void_scores(&reference, &[vec![0.0, 0.0]], 2).unwrap(), vec![2.5]);
+        assert_eq!(
+            knn_void_scores(&reference, &[vec![0.0, 0.0]], 2).unwrap(),
+            vec![2.5]
+        );
         // k beyond the reference: the mean over all (logged), not an index panic
-        assert_eq!(knn_void_scores(&reference, &[vec![0.0, 0.0]], 9).unwrap(), vec![2.5]);
+        assert_eq!(
+            knn_void_scores(&reference, &[vec![0.0, 0.0]], 9).unwrap(),
+            vec![2.5]
+        );
         let wrong = |r: Result<Vec<f64>>| matches!(r, Err(AutoencoderError::WrongWidth { .. }));
         // a query of another width: old code zipped it to the shorter width
         assert!(wrong(knn_void_scores(&reference, &[vec![0.0]], 1)));
-        assert!(wrong(knn_void_scores(&reference, &[vec![0.0, 0.0, 7.0]], 1)));
+        assert!(wrong(knn_void_scores(
+            &reference,
+            &[vec![0.0, 0.0, 7.0]],
+            1
+        )));
         let ragged = vec![vec![0.0f32, 0.0], vec![1.0]];
         assert!(wrong(knn_void_scores(&ragged, &[vec![0.0, 0.0]], 1)));
         assert!(matches!(
@@ -275,7 +290,10 @@ mod tests {
             knn_void_scores(&reference, &[vec![0.0, 0.0]], 0),
             Err(AutoencoderError::InvalidConfig(_))
         ));
-        assert_eq!(knn_void_scores(&reference, &[], 1).unwrap(), Vec::<f64>::new());
+        assert_eq!(
+            knn_void_scores(&reference, &[], 1).unwrap(),
+            Vec::<f64>::new()
+        );
         #[allow(deprecated)]
         let nan = void_scores(&reference, &[vec![0.0]], 1);
         assert!(nan[0].is_nan());
@@ -289,7 +307,10 @@ mod tests {
         let device = Default::default();
         let model = CllmModel::<NdArray>::new(&cfg, &device).unwrap();
         let e_v = Tensor::<NdArray, 2>::from_data(
-            TensorData::new((0..5 * 4).map(|v| v as f32 * 0.1).collect::<Vec<f32>>(), [5, 4]),
+            TensorData::new(
+                (0..5 * 4).map(|v| v as f32 * 0.1).collect::<Vec<f32>>(),
+                [5, 4],
+            ),
             &device,
         );
         assert!(matches!(
