@@ -103,5 +103,31 @@ impl AutoencoderError {
     }
 }
 
+impl From<cllm_core::VectorFileError> for AutoencoderError {
+    /// A vector file's error: [`AutoencoderError::Io`] when it could not be read or
+    /// written, [`AutoencoderError::Format`] for anything about its contents.
+    fn from(e: cllm_core::VectorFileError) -> Self {
+        use cllm_core::VectorFileError as E;
+        match e {
+            E::Io { path, source } => AutoencoderError::Io { path, source },
+            E::TooLarge { ref path, .. }
+            | E::Malformed { ref path, .. }
+            | E::NonFinite { ref path, .. } => {
+                let path = path.clone();
+                let detail = e.to_string();
+                let detail = detail
+                    .strip_prefix(&format!("{}: ", path.display()))
+                    .unwrap_or(&detail)
+                    .to_string();
+                AutoencoderError::Format { path, detail }
+            }
+            other => AutoencoderError::Format {
+                path: std::path::PathBuf::new(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Result alias with [`AutoencoderError`].
 pub type Result<T, E = AutoencoderError> = std::result::Result<T, E>;

@@ -180,6 +180,28 @@ impl VectorFile {
         Ok(file)
     }
 
+    /// The ids and vectors of `(document, vector)` pairs, checked like [`VectorFile::new`]
+    /// (all vectors of one width).
+    pub fn from_pairs(
+        pairs: &[(crate::Document, crate::TextVector)],
+    ) -> Result<Self, VectorFileError> {
+        let dim = pairs.first().map_or(1, |(_, v)| v.dim());
+        if let Some((d, v)) = pairs.iter().find(|(_, v)| v.dim() != dim) {
+            return Err(VectorFileError::Malformed {
+                path: PathBuf::from("(in memory)"),
+                reason: format!("the vector of {:?} has {} values, not {dim}", d.id, v.dim()),
+            });
+        }
+        Self::new(
+            pairs.iter().map(|(d, _)| d.id.clone()).collect(),
+            dim,
+            pairs
+                .iter()
+                .flat_map(|(_, v)| v.as_slice().iter().copied())
+                .collect(),
+        )
+    }
+
     /// Adds (or replaces) one metadata pair.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata.insert(key.into(), value.into());
