@@ -9,6 +9,11 @@
 //! | [`gguf`] | `cllm-gguf` | defensive GGUF reader, writer and dequantiser |
 //! | [`backbone`] | `cllm-backbone` | llama models from GGUF in burn, tokenizer, devices |
 //! | [`corpus`] | `cllm-corpus` | default assets (pip, sha256-pinned) and the recipe corpus |
+//! | [`autoencoder`] | `cllm-autoencoder` | the CLLM: token matrix ↔ text vector, training |
+//! | [`void`] | `cllm-void` | vector store, k-NN, void zones and their significance |
+//!
+//! The backend features (`flex`, the default; `ndarray`, `openblas`, `wgpu`, `cuda`) are
+//! forwarded to `cllm-backbone` and `cllm-autoencoder`, so that both pick the same backend.
 //!
 //! ```no_run
 //! use cllm::backbone::{device, LlamaBackbone};
@@ -24,7 +29,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use cllm_autoencoder as autoencoder;
 pub use cllm_backbone as backbone;
 pub use cllm_core as core;
 pub use cllm_corpus as corpus;
 pub use cllm_gguf as gguf;
+pub use cllm_void as void;

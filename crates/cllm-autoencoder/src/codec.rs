@@ -111,12 +111,42 @@ impl<B: Backend> Cllm<B> {
 
     /// Loads a model directory (`config.json`, `model.mpk`, `vocab.safetensors`), as
     /// written by training.
+    ///
+    /// Nothing in the directory is trusted: a missing file is an [`AutoencoderError::Io`],
+    /// a config that does not describe a model an [`AutoencoderError::InvalidConfig`], a
+    /// vocabulary of another width an [`AutoencoderError::WrongWidth`], and a record whose
+    /// tensors do not match the config (another `k`, stage count or width, a truncated or
+    /// hand-edited file, non-finite weights) an [`AutoencoderError::WeightShape`] or
+    /// [`AutoencoderError::Format`] naming the tensor, checked before burn builds anything.
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
         let config = CllmConfig::load_json(&dir.join(files::CONFIG))?;
         config.validate()?;
         let vocab = VocabTable::load(&dir.join(files::VOCAB))?;
+        if vocab.width() != config.input_width {
+            return Err(AutoencoderError::WrongWidth {
+                what: "vocabulary rows",
+                expected: config.input_width,
+                got: vocab.width(),
+            });
+        }
+        let record = dir.join(files::MODEL);
+        let record_bytes = std::fs::metadata(&record)
+            .map_err(|e| AutoencoderError::io(&record, e))?
+            .len();
+        // A hand-edited config can claim a model far larger than memory: refuse it before
+        // allocating, when the record is too small to hold even its weight matrices.
+        let least = weight_count_lower_bound(&config).saturating_mul(4);
+        if least > record_bytes {
+            return Err(AutoencoderError::format(
+                &record,
+                format!(
+                    "{record_bytes} bytes cannot hold the model of config.json \
+                     (at least {least} bytes of weights)"
+                ),
+            ));
+        }
         let model = CllmModel::<B>::new(&config, device)?;
-        let model = persist::load_module(model, &dir.join(files::MODEL), device)?;
+        let model = persist::load_module(model, &record, device)?;
         Self::from_parts(config, model, vocab, device)
     }
 
@@ -374,6 +404,39 @@ impl<B: Backend> Cllm<B> {
             .collect();
         Ok((report, ids))
     }
+}
+
+/// A lower bound on the number of weights of the model `config` describes: its weight
+/// matrices and position embeddings (biases and norms left out), saturating on overflow.
+fn weight_count_lower_bound(config: &CllmConfig) -> u64 {
+    let mul = |a: usize, b: usize| (a as u64).saturating_mul(b as u64);
+    let mut n = mul(config.input_width, config.width).saturating_mul(2);
+    n = n.saturating_add(
+        mul(config.top_positions(), config.top_width())
+            .saturating_mul(config.k as u64)
+            .saturating_mul(2),
+    );
+    for (s, st) in config.stages.iter().enumerate() {
+        let w = config.stage_width(s);
+        n = n.saturating_add(
+            mul(st.merge, w)
+                .saturating_mul(st.width_out as u64)
+                .saturating_mul(2),
+        );
+        if st.layers > 0 {
+            // per layer: Q, K, V, O (4 w²) and the feed-forward pair (2 · ffn_mult · w²);
+            // plus the position embedding; encoder and decoder each
+            let per_layer = mul(w, w)
+                .saturating_mul((config.ffn_mult as u64).saturating_mul(2).saturating_add(4));
+            n = n.saturating_add(
+                per_layer
+                    .saturating_mul(st.layers as u64)
+                    .saturating_add(mul(config.stage_positions(s), w))
+                    .saturating_mul(2),
+            );
+        }
+    }
+    n
 }
 
 /// Writes `config.json`, `model.mpk` and `vocab.safetensors` into `dir`, atomically.

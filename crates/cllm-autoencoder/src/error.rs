@@ -56,6 +56,19 @@ pub enum AutoencoderError {
         /// What was wrong.
         detail: String,
     },
+    /// A saved weight tensor whose shape differs from the one the model's config implies
+    /// (a model directory whose `config.json` and `model.mpk` do not belong together).
+    #[error("{}: tensor `{tensor}` has shape {got:?}, the config implies {expected:?}", path.display())]
+    WeightShape {
+        /// The record file.
+        path: PathBuf,
+        /// The tensor's path in the module tree (`enc_stages.0.reduce.weight`).
+        tensor: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        got: Vec<usize>,
+    },
     /// The backbone failed (tokenizing, embedding).
     #[error(transparent)]
     Backbone(#[from] cllm_core::CoreError),
@@ -86,6 +99,32 @@ impl AutoencoderError {
         AutoencoderError::Format {
             path: path.into(),
             detail: detail.into(),
+        }
+    }
+}
+
+impl From<cllm_core::VectorFileError> for AutoencoderError {
+    /// A vector file's error: [`AutoencoderError::Io`] when it could not be read or
+    /// written, [`AutoencoderError::Format`] for anything about its contents.
+    fn from(e: cllm_core::VectorFileError) -> Self {
+        use cllm_core::VectorFileError as E;
+        match e {
+            E::Io { path, source } => AutoencoderError::Io { path, source },
+            E::TooLarge { ref path, .. }
+            | E::Malformed { ref path, .. }
+            | E::NonFinite { ref path, .. } => {
+                let path = path.clone();
+                let detail = e.to_string();
+                let detail = detail
+                    .strip_prefix(&format!("{}: ", path.display()))
+                    .unwrap_or(&detail)
+                    .to_string();
+                AutoencoderError::Format { path, detail }
+            }
+            other => AutoencoderError::Format {
+                path: std::path::PathBuf::new(),
+                detail: other.to_string(),
+            },
         }
     }
 }

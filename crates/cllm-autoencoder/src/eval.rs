@@ -94,7 +94,8 @@ fn reconstruct<B: Backend>(
 /// Encodes and decodes `texts` (as `V` indices, each at most `max_len` long) in batches
 /// and scores the reconstruction. Returns the report and the predicted indices per text.
 /// For the autoregressive decoder the scores are teacher-forced (see
-/// [`crate::decoding`] for free-running decodes).
+/// [`crate::decoding`] for free-running decodes). No texts, or an empty text, is an
+/// [`AutoencoderError::Empty`] (an accuracy over nothing would otherwise read as 0).
 pub fn evaluate<B: Backend>(
     model: &CllmModel<B>,
     e_v: &Tensor<B, 2>,
@@ -103,6 +104,13 @@ pub fn evaluate<B: Backend>(
     texts: &[&[usize]],
     batch_size: usize,
 ) -> Result<(EvalReport, Vec<Vec<usize>>)> {
+    // An accuracy over nothing would read as 0: refuse it instead.
+    if texts.is_empty() {
+        return Err(AutoencoderError::Empty("texts to evaluate"));
+    }
+    if texts.iter().any(|t| t.is_empty()) {
+        return Err(AutoencoderError::Empty("a text to evaluate"));
+    }
     let mut correct = 0usize;
     let mut tokens = 0usize;
     let mut exact = 0usize;
@@ -136,8 +144,8 @@ pub fn evaluate<B: Backend>(
     let report = EvalReport {
         texts: texts.len(),
         tokens,
-        token_accuracy: correct as f64 / tokens.max(1) as f64,
-        exact_text_rate: exact as f64 / texts.len().max(1) as f64,
+        token_accuracy: correct as f64 / tokens as f64,
+        exact_text_rate: exact as f64 / texts.len() as f64,
     };
     Ok((report, predictions))
 }
@@ -149,18 +157,60 @@ pub fn until_pad(pred: &[usize], pad: usize) -> &[usize] {
 }
 
 /// The void score of each query vector: its mean Euclidean distance to its `k` nearest
-/// reference vectors (the pilot's score; large = far from the training data). Brute force.
+/// reference vectors (the pilot's score; large = far from the training data). Brute force,
+/// accumulated in f64.
+///
+/// Every vector must have the reference's width and finite values: a mismatch is an
+/// [`AutoencoderError::WrongWidth`] (never a distance over the shorter vector), a NaN an
+/// [`AutoencoderError::NonFinite`]; no reference vector or `k = 0` is an error too. With
+/// fewer reference vectors than `k`, the mean runs over all of them (logged).
 ///
 /// ```
-/// use cllm_autoencoder::eval::void_scores;
+/// use cllm_autoencoder::eval::knn_void_scores;
 /// let reference = vec![vec![0.0f32, 0.0], vec![1.0, 0.0], vec![0.0, 1.0]];
-/// let s = void_scores(&reference, &[vec![0.0, 0.0], vec![10.0, 0.0]], 1);
-/// assert_eq!(s[0], 0.0);
-/// assert_eq!(s[1], 9.0);
+/// let s = knn_void_scores(&reference, &[vec![0.0, 0.0], vec![10.0, 0.0]], 1)?;
+/// assert_eq!(s, vec![0.0, 9.0]);
+/// assert!(knn_void_scores(&reference, &[vec![0.0, 0.0, 0.0]], 1).is_err());
+/// # Ok::<(), cllm_autoencoder::AutoencoderError>(())
 /// ```
-pub fn void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Vec<f64> {
-    let k = k.clamp(1, reference.len().max(1));
-    queries
+pub fn knn_void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Result<Vec<f64>> {
+    let dim = reference
+        .first()
+        .ok_or(AutoencoderError::Empty(
+            "reference vectors of the void score",
+        ))?
+        .len();
+    if k == 0 {
+        return Err(AutoencoderError::InvalidConfig(
+            "the void score needs k ≥ 1 neighbours".into(),
+        ));
+    }
+    for (what, vectors) in [
+        ("void-score reference vector", reference),
+        ("void-score query", queries),
+    ] {
+        for v in vectors {
+            if v.len() != dim {
+                return Err(AutoencoderError::WrongWidth {
+                    what,
+                    expected: dim,
+                    got: v.len(),
+                });
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(AutoencoderError::NonFinite(what));
+            }
+        }
+    }
+    if k > reference.len() {
+        tracing::warn!(
+            k,
+            reference = reference.len(),
+            "fewer reference vectors than neighbours: the void score averages over all of them"
+        );
+    }
+    let k = k.min(reference.len());
+    Ok(queries
         .iter()
         .map(|q| {
             let mut d: Vec<f64> = reference
@@ -168,18 +218,27 @@ pub fn void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Ve
                 .map(|r| {
                     r.iter()
                         .zip(q)
-                        .map(|(a, b)| ((a - b) as f64).powi(2))
+                        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
                         .sum::<f64>()
                         .sqrt()
                 })
                 .collect();
-            if d.is_empty() {
-                return f64::NAN;
-            }
             d.select_nth_unstable_by(k - 1, f64::total_cmp);
             d[..k].iter().sum::<f64>() / k as f64
         })
-        .collect()
+        .collect())
+}
+
+/// [`knn_void_scores`] without the error: `NaN` for every query (and a logged error) when
+/// the vectors do not fit together.
+#[deprecated(
+    note = "use knn_void_scores, which returns a typed error instead of NaN scores on a width mismatch"
+)]
+pub fn void_scores(reference: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Vec<f64> {
+    knn_void_scores(reference, queries, k).unwrap_or_else(|e| {
+        tracing::error!(error = %e, queries = queries.len(), "void scores are NaN");
+        vec![f64::NAN; queries.len()]
+    })
 }
 
 /// Area under the ROC curve of `positives` against `negatives` (the probability that a
@@ -216,4 +275,79 @@ pub fn auroc(positives: &[f64], negatives: &[f64]) -> f64 {
     }
     let (np, nn) = (positives.len() as f64, negatives.len() as f64);
     (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn void_scores_refuse_what_does_not_fit() {
+        let reference = vec![vec![0.0f32, 0.0], vec![3.0, 4.0]];
+        // k = 2: the mean of 0 and 5
+        assert_eq!(
+            knn_void_scores(&reference, &[vec![0.0, 0.0]], 2).unwrap(),
+            vec![2.5]
+        );
+        // k beyond the reference: the mean over all (logged), not an index panic
+        assert_eq!(
+            knn_void_scores(&reference, &[vec![0.0, 0.0]], 9).unwrap(),
+            vec![2.5]
+        );
+        let wrong = |r: Result<Vec<f64>>| matches!(r, Err(AutoencoderError::WrongWidth { .. }));
+        // a query of another width: old code zipped it to the shorter width
+        assert!(wrong(knn_void_scores(&reference, &[vec![0.0]], 1)));
+        assert!(wrong(knn_void_scores(
+            &reference,
+            &[vec![0.0, 0.0, 7.0]],
+            1
+        )));
+        let ragged = vec![vec![0.0f32, 0.0], vec![1.0]];
+        assert!(wrong(knn_void_scores(&ragged, &[vec![0.0, 0.0]], 1)));
+        assert!(matches!(
+            knn_void_scores(&reference, &[vec![f32::NAN, 0.0]], 1),
+            Err(AutoencoderError::NonFinite(_))
+        ));
+        assert!(matches!(
+            knn_void_scores(&[], &[vec![0.0]], 1),
+            Err(AutoencoderError::Empty(_))
+        ));
+        assert!(matches!(
+            knn_void_scores(&reference, &[vec![0.0, 0.0]], 0),
+            Err(AutoencoderError::InvalidConfig(_))
+        ));
+        assert_eq!(
+            knn_void_scores(&reference, &[], 1).unwrap(),
+            Vec::<f64>::new()
+        );
+        #[allow(deprecated)]
+        let nan = void_scores(&reference, &[vec![0.0]], 1);
+        assert!(nan[0].is_nan());
+    }
+
+    #[test]
+    fn evaluating_nothing_is_an_error_not_zero_accuracy() {
+        use crate::config::{CllmConfig, StageConfig};
+        use burn::backend::NdArray;
+        let cfg = CllmConfig::new(4, 8, 8, 3, vec![StageConfig::new(1, 4, 4)]).with_heads(2);
+        let device = Default::default();
+        let model = CllmModel::<NdArray>::new(&cfg, &device).unwrap();
+        let e_v = Tensor::<NdArray, 2>::from_data(
+            TensorData::new(
+                (0..5 * 4).map(|v| v as f32 * 0.1).collect::<Vec<f32>>(),
+                [5, 4],
+            ),
+            &device,
+        );
+        assert!(matches!(
+            evaluate(&model, &e_v, 0, 8, &[], 4),
+            Err(AutoencoderError::Empty(_))
+        ));
+        assert!(matches!(
+            evaluate(&model, &e_v, 0, 8, &[&[1, 2], &[]], 4),
+            Err(AutoencoderError::Empty(_))
+        ));
+        let (report, _) = evaluate(&model, &e_v, 0, 8, &[&[1, 2, 3]], 4).unwrap();
+        assert_eq!((report.texts, report.tokens), (1, 3));
+    }
 }

@@ -3,8 +3,10 @@
 //! The CLLM of **cllm**: a staged transformer autoencoder that folds a text's whole
 //! layer-0 token matrix `[L × d]` into one text vector of `k` floats (8–64) and a mirrored
 //! decoder that restores the matrix, so that the backbone turns it back into the text.
-//! Written in [burn], generic over the backend: CPU ([`burn::backend::NdArray`]) by
-//! default, wgpu and CUDA behind the `wgpu` / `cuda` features.
+//! Written in [burn], generic over the backend: burn's Flex CPU backend by default (feature
+//! `flex`), NdArray with `--no-default-features --features ndarray`, wgpu and CUDA behind
+//! the `wgpu` / `cuda` features ([`DefaultTrainBackend`] follows the features). The
+//! examples below use NdArray, which the tests build in any configuration.
 //!
 //! - [`config`]: the architecture as data ([`CllmConfig`], presets k = 8, 16, 32, 64 and
 //!   reduced CPU presets, per-stage size report);
@@ -18,7 +20,8 @@
 //! - [`eval`]: token accuracy and exact-text rate;
 //! - [`codec`]: [`Cllm`], the `encode` / `decode` API on [`TokenMatrix`](cllm_core::TokenMatrix)
 //!   and [`TextVector`](cllm_core::TextVector);
-//! - [`export`]: `cllm encode` for a corpus, vector files;
+//! - [`export`]: `cllm encode` for a corpus, vector files ([`VectorFile`], the shared format
+//!   of [`cllm_core::vector_file`]);
 //! - [`semantic`]: sentence embeddings for the semantic alignment term;
 //! - [`job`]: the whole `cllm train` job (corpus → cache → training → per-split report).
 //!

@@ -4,6 +4,7 @@
 //! temporary name in the same parent and renamed into place, so a reader (or a resume
 //! after a crash) sees either the previous directory or the complete new one.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Module;
@@ -30,13 +31,299 @@ pub(crate) fn read_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Dev
 }
 
 /// Loads a module's weights from `path` into `module`.
+///
+/// The saved record is untrusted: burn's loader assumes it has the module's structure
+/// (it asserts list lengths, silently drops an optional sub-module the record lacks, and
+/// takes any tensor shape, which fails later inside a matmul). So the file's tensors are
+/// first compared with the module's own: the same names, and for each the same dtype,
+/// shape and byte length, and finite values. Any difference is a typed error naming the
+/// tensor ([`AutoencoderError::WeightShape`] or [`AutoencoderError::Format`]); only then
+/// does burn build anything from the file.
 pub(crate) fn load_module<B: Backend, M: Module<B>>(
     module: M,
     path: &Path,
     device: &B::Device,
 ) -> Result<M> {
-    let record = read_record::<B, M::Record>(path, device)?;
+    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+    let expected = record_bytes::<B, _>(module.clone().into_record())?;
+    let expected = record_layout::<B>(expected)
+        .map_err(|e| AutoencoderError::Tensor(format!("reading the module's own record: {e}")))?;
+    let saved = record_layout::<B>(bytes.clone()).map_err(|e| AutoencoderError::format(path, e))?;
+    check_record_layout(path, &expected, &saved)?;
+    let record = Recorder::<B>::load(&Rec::default(), bytes, device)
+        .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
     Ok(module.load_record(record))
+}
+
+/// One tensor of a record file, as stored.
+#[derive(Debug)]
+struct StoredTensor {
+    shape: Vec<usize>,
+    dtype: String,
+    bytes: Vec<u8>,
+}
+
+/// Every tensor of a record (burn named MessagePack), by its path in the module tree
+/// (`enc_stages.0.reduce.weight`).
+fn record_layout<B: Backend>(
+    mut bytes: Vec<u8>,
+) -> std::result::Result<BTreeMap<String, StoredTensor>, String> {
+    let tree: record_tree::Node = Recorder::<B>::load_item(&Rec::default(), &mut bytes)
+        .map_err(|e| format!("not a model record: {e}"))?;
+    let mut out = BTreeMap::new();
+    record_tree::collect_tensors(tree, String::new(), &mut out)?;
+    Ok(out)
+}
+
+/// Compares the tensors of a saved record with those the module expects.
+fn check_record_layout(
+    path: &Path,
+    expected: &BTreeMap<String, StoredTensor>,
+    saved: &BTreeMap<String, StoredTensor>,
+) -> Result<()> {
+    let listed = |names: Vec<&String>| {
+        let shown: Vec<&str> = names.iter().take(3).map(|n| n.as_str()).collect();
+        let more = names.len().saturating_sub(shown.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!("{} tensor(s): {}{tail}", names.len(), shown.join(", "))
+    };
+    let missing: Vec<&String> = expected
+        .keys()
+        .filter(|k| !saved.contains_key(*k))
+        .collect();
+    let extra: Vec<&String> = saved
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        let mut detail = format!(
+            "the record does not belong to config.json ({} tensors saved, {} implied)",
+            saved.len(),
+            expected.len()
+        );
+        if !missing.is_empty() {
+            detail += &format!("; it lacks {}", listed(missing));
+        }
+        if !extra.is_empty() {
+            detail += &format!("; it holds unexpected {}", listed(extra));
+        }
+        return Err(AutoencoderError::format(path, detail));
+    }
+    for (name, want) in expected {
+        let got = &saved[name];
+        if got.shape != want.shape {
+            return Err(AutoencoderError::WeightShape {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                expected: want.shape.clone(),
+                got: got.shape.clone(),
+            });
+        }
+        if got.dtype != want.dtype || got.bytes.len() != want.bytes.len() {
+            return Err(AutoencoderError::format(
+                path,
+                format!(
+                    "tensor `{name}` is {} in {} bytes, expected {} in {} bytes",
+                    got.dtype,
+                    got.bytes.len(),
+                    want.dtype,
+                    want.bytes.len()
+                ),
+            ));
+        }
+        if got.dtype == "F32" {
+            let bad = got
+                .bytes
+                .chunks_exact(4)
+                .position(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite());
+            if let Some(index) = bad {
+                return Err(AutoencoderError::format(
+                    path,
+                    format!("tensor `{name}` holds a non-finite value at flat index {index}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A generic view of a MessagePack record: what serde sees, without burn's types.
+mod record_tree {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    use super::StoredTensor;
+
+    /// One value of the record.
+    #[derive(Debug)]
+    pub(super) enum Node {
+        Map(Vec<(String, Node)>),
+        Seq(Vec<Node>),
+        Bytes(Vec<u8>),
+        Str(String),
+        Int(i128),
+        /// A float, a bool or nil: nothing a tensor's layout is read from.
+        Other,
+    }
+
+    impl<'de> Deserialize<'de> for Node {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NodeVisitor)
+        }
+    }
+
+    struct NodeVisitor;
+
+    impl<'de> Visitor<'de> for NodeVisitor {
+        type Value = Node;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a MessagePack value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+            let _ = v;
+            Ok(Node::Other)
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+            Ok(Node::Int(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+            Ok(Node::Int(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+            let _ = v;
+            Ok(Node::Other)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+            Ok(Node::Str(v.to_string()))
+        }
+        fn visit_bytes<E>(self, v: &[u8]) -> Result<Node, E> {
+            Ok(Node::Bytes(v.to_vec()))
+        }
+        fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Node, E> {
+            Ok(Node::Bytes(v))
+        }
+        fn visit_unit<E>(self) -> Result<Node, E> {
+            Ok(Node::Other)
+        }
+        fn visit_none<E>(self) -> Result<Node, E> {
+            Ok(Node::Other)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+            Node::deserialize(d)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Node::Seq(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+            let mut entries = Vec::new();
+            while let Some((key, value)) = map.next_entry::<Node, Node>()? {
+                let key = match key {
+                    Node::Str(s) => s,
+                    Node::Int(i) => i.to_string(),
+                    other => format!("{other:?}"),
+                };
+                entries.push((key, value));
+            }
+            Ok(Node::Map(entries))
+        }
+    }
+
+    /// Walks `node`, recording every tensor (a map with `bytes`, `shape` and `dtype`)
+    /// under its dotted path; burn's `param` wrapper and the `item` root are left out of
+    /// the names, and parameter ids are ignored.
+    pub(super) fn collect_tensors(
+        node: Node,
+        path: String,
+        out: &mut BTreeMap<String, StoredTensor>,
+    ) -> Result<(), String> {
+        let join = |path: &str, key: &str| match (path, key) {
+            (p, "param" | "item") => p.to_string(),
+            ("", k) => k.to_string(),
+            (p, k) => format!("{p}.{k}"),
+        };
+        match node {
+            Node::Map(entries) if is_tensor(&entries) => {
+                let tensor = stored_tensor(entries).map_err(|e| format!("tensor `{path}`: {e}"))?;
+                out.insert(path, tensor);
+            }
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    if key == "id" || key == "metadata" {
+                        continue;
+                    }
+                    collect_tensors(value, join(&path, &key), out)?;
+                }
+            }
+            Node::Seq(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    collect_tensors(item, join(&path, &i.to_string()), out)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn is_tensor(entries: &[(String, Node)]) -> bool {
+        ["bytes", "shape", "dtype"]
+            .iter()
+            .all(|k| entries.iter().any(|(key, _)| key == k))
+    }
+
+    fn stored_tensor(entries: Vec<(String, Node)>) -> Result<StoredTensor, String> {
+        let (mut shape, mut dtype, mut bytes) = (None, None, None);
+        for (key, value) in entries {
+            match (key.as_str(), value) {
+                ("shape", Node::Seq(dims)) => {
+                    let dims = dims
+                        .into_iter()
+                        .map(|d| match d {
+                            Node::Int(i) => {
+                                usize::try_from(i).map_err(|_| format!("dimension {i}"))
+                            }
+                            other => Err(format!("dimension {other:?}")),
+                        })
+                        .collect::<Result<Vec<usize>, String>>()?;
+                    shape = Some(dims);
+                }
+                ("dtype", Node::Str(s)) => dtype = Some(s),
+                ("dtype", other) => dtype = Some(format!("{other:?}")),
+                ("bytes", Node::Bytes(b)) => bytes = Some(b),
+                ("bytes", Node::Seq(items)) => {
+                    let b = items
+                        .into_iter()
+                        .map(|v| match v {
+                            Node::Int(i) => u8::try_from(i).map_err(|_| format!("byte {i}")),
+                            other => Err(format!("byte {other:?}")),
+                        })
+                        .collect::<Result<Vec<u8>, String>>()?;
+                    bytes = Some(b);
+                }
+                (key @ ("shape" | "bytes"), other) => {
+                    return Err(format!("`{key}` is {other:?}"));
+                }
+                _ => {}
+            }
+        }
+        match (shape, dtype, bytes) {
+            (Some(shape), Some(dtype), Some(bytes)) => Ok(StoredTensor {
+                shape,
+                dtype,
+                bytes,
+            }),
+            _ => Err("incomplete tensor".into()),
+        }
+    }
 }
 
 /// Writes `value` as pretty JSON, atomically.

@@ -3,7 +3,7 @@
 //!
 //! They are computed once by any sentence encoder (`cllm sentence-embed`: mean-pooled
 //! all-MiniLM-L6-v2 or a backbone layer) and stored as a vector file (see
-//! [`crate::read_vectors`]): `vectors` `[n × D]` f32 with the document ids in the metadata.
+//! [`crate::read_vectors`], the format of [`cllm_core::vector_file`]).
 //! Training looks every batch member up by its document id; members without a target (e.g.
 //! texts of another corpus replayed while fine-tuning) are left out of the term.
 
@@ -17,11 +17,11 @@ use crate::export::{read_vectors, VectorFile};
 ///
 /// ```
 /// use cllm_autoencoder::{semantic::SemanticTargets, VectorFile};
-/// let file = VectorFile { ids: vec!["a".into(), "b".into()], dim: 2, data: vec![3.0, 4.0, 0.0, 2.0] };
+/// let file = VectorFile::new(vec!["a".into(), "b".into()], 2, vec![3.0, 4.0, 0.0, 2.0])?;
 /// let t = SemanticTargets::from_vector_file(file)?;
 /// assert_eq!(t.get("a"), Some(&[0.6f32, 0.8][..])); // normalised
 /// assert_eq!(t.get("zz"), None);
-/// # Ok::<(), cllm_autoencoder::AutoencoderError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SemanticTargets {
@@ -41,7 +41,9 @@ impl SemanticTargets {
 
     /// Normalises the rows of `file` to unit length. A zero row or a repeated id is an error.
     pub fn from_vector_file(file: VectorFile) -> Result<Self> {
-        let VectorFile { ids, dim, mut data } = file;
+        let VectorFile {
+            ids, dim, mut data, ..
+        } = file;
         if ids.is_empty() {
             return Err(AutoencoderError::Empty("sentence embeddings"));
         }
@@ -158,6 +160,7 @@ pub fn embed_corpus(
             ids: Vec::new(),
             dim,
             data: Vec::new(),
+            metadata: Default::default(),
         },
     };
     progress(file.ids.len());

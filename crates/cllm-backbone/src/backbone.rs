@@ -9,7 +9,7 @@ use cllm_gguf::GgufFile;
 use tokenizers::Tokenizer;
 
 use crate::llama::{config_from_gguf, load_llama, Llama, LlamaConfig};
-use crate::tokenizer::TokenizerSpec;
+use crate::tokenizer::{SpecialTokens, TokenizerSpec};
 use crate::BackboneError;
 
 /// Rows decoded per chunk by the nearest-embedding and head decoders (bounds the
@@ -296,17 +296,30 @@ fn row_hash(row: &[f32]) -> u64 {
     h.finish()
 }
 
-/// The tokenizer description stored in a GGUF file's metadata.
+/// The tokenizer description stored in a GGUF file's metadata. Optional keys (`pre`,
+/// `token_type`, the special-token ids) may be absent; present with the wrong type or an
+/// out-of-range value they are an error, never silently ignored.
 pub fn tokenizer_spec(file: &GgufFile) -> Result<TokenizerSpec, BackboneError> {
     Ok(TokenizerSpec {
         model: file.get_str("tokenizer.ggml.model")?.to_string(),
-        pre: file.get_str("tokenizer.ggml.pre").ok().map(str::to_string),
+        pre: optional(file.get_str("tokenizer.ggml.pre"))?.map(str::to_string),
         tokens: owned(file.get_str_array("tokenizer.ggml.tokens")?),
-        token_types: file
-            .get_i32_array("tokenizer.ggml.token_type")
-            .unwrap_or_default(),
+        token_types: optional(file.get_i32_array("tokenizer.ggml.token_type"))?.unwrap_or_default(),
         merges: owned(file.get_str_array("tokenizer.ggml.merges")?),
+        special: SpecialTokens::read(|key| optional(file.get_u32(key)))?,
     })
+}
+
+/// `Ok(None)` for an absent metadata key; any other error (a wrong type, a value out of
+/// range) is kept.
+pub(crate) fn optional<T>(
+    value: Result<T, cllm_gguf::GgufError>,
+) -> Result<Option<T>, cllm_gguf::GgufError> {
+    match value {
+        Ok(v) => Ok(Some(v)),
+        Err(cllm_gguf::GgufError::MissingKey { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn owned(v: Vec<&str>) -> Vec<String> {

@@ -59,6 +59,17 @@ pub enum BackboneError {
         /// The dtype in the file.
         dtype: String,
     },
+    /// The file names a special token (BOS, EOS, padding, …) by an id outside its
+    /// vocabulary.
+    #[error("{key} = {id} is outside the vocabulary of {vocab} tokens")]
+    SpecialTokenOutOfRange {
+        /// The metadata key (`tokenizer.ggml.eos_token_id`).
+        key: String,
+        /// The id it names.
+        id: u32,
+        /// The vocabulary size.
+        vocab: usize,
+    },
     /// The tokenizer could not be built or failed on an input.
     #[error("tokenizer: {0}")]
     Tokenizer(String),

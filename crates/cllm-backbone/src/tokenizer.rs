@@ -10,6 +10,17 @@
 //! - decoder: byte-level;
 //! - control tokens (`token_type == 3`, e.g. `<|im_start|>`) and user-defined tokens
 //!   (`token_type == 4`) are added tokens, matched whole in the input.
+//!
+//! The special tokens the file names (`tokenizer.ggml.bos_token_id`, `eos_token_id`,
+//! `padding_token_id`, `unknown_token_id`, …, see [`SpecialTokens`]) must lie inside the
+//! vocabulary: an id outside it is a [`BackboneError::SpecialTokenOutOfRange`] at load time.
+//!
+//! `token_type` is optional in GGUF (llama.cpp reads every token as normal without it), so
+//! a file without it is accepted, but not silently: the tokens its special-token ids name
+//! are still matched whole, and the other tokens shaped like control tokens (`<|…|>`,
+//! `<…>`), which would now be split into bytes, are counted in a logged warning
+//! ([`TokenizerSpec::unmarked_control_like_tokens`]). Refusing such files would reject
+//! models llama.cpp runs; accepting them quietly would change token ids without a trace.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +90,70 @@ impl PreTokenizerKind {
     }
 }
 
+/// The special-token ids a GGUF file names in its `tokenizer.ggml.*_token_id` keys; each
+/// is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpecialTokens {
+    /// `tokenizer.ggml.bos_token_id`: beginning of sequence.
+    pub bos: Option<u32>,
+    /// `tokenizer.ggml.eos_token_id`: end of sequence.
+    pub eos: Option<u32>,
+    /// `tokenizer.ggml.padding_token_id`.
+    pub pad: Option<u32>,
+    /// `tokenizer.ggml.unknown_token_id`.
+    pub unknown: Option<u32>,
+    /// `tokenizer.ggml.seperator_token_id` (llama.cpp's spelling).
+    pub separator: Option<u32>,
+    /// `tokenizer.ggml.mask_token_id`.
+    pub mask: Option<u32>,
+    /// `tokenizer.ggml.eot_token_id`: end of turn.
+    pub end_of_turn: Option<u32>,
+}
+
+impl SpecialTokens {
+    /// The GGUF metadata key of each field, in field order.
+    pub const KEYS: [&'static str; 7] = [
+        "tokenizer.ggml.bos_token_id",
+        "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.padding_token_id",
+        "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.seperator_token_id",
+        "tokenizer.ggml.mask_token_id",
+        "tokenizer.ggml.eot_token_id",
+    ];
+
+    fn slots(&mut self) -> [&mut Option<u32>; 7] {
+        [
+            &mut self.bos,
+            &mut self.eos,
+            &mut self.pad,
+            &mut self.unknown,
+            &mut self.separator,
+            &mut self.mask,
+            &mut self.end_of_turn,
+        ]
+    }
+
+    /// Reads the ids with `read(key)` (`Ok(None)` for an absent key).
+    pub fn read<E>(mut read: impl FnMut(&str) -> Result<Option<u32>, E>) -> Result<Self, E> {
+        let mut out = Self::default();
+        for (slot, key) in out.slots().into_iter().zip(Self::KEYS) {
+            *slot = read(key)?;
+        }
+        Ok(out)
+    }
+
+    /// `(metadata key, id)` of every id the file names.
+    pub fn named(&self) -> Vec<(&'static str, u32)> {
+        let mut copy = *self;
+        copy.slots()
+            .into_iter()
+            .zip(Self::KEYS)
+            .filter_map(|(slot, key)| slot.map(|id| (key, id)))
+            .collect()
+    }
+}
+
 /// What a GGUF file says about its tokenizer, before it is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenizerSpec {
@@ -92,11 +167,60 @@ pub struct TokenizerSpec {
     pub token_types: Vec<i32>,
     /// `tokenizer.ggml.merges`, each `"left right"`.
     pub merges: Vec<String>,
+    /// The special-token ids the file names.
+    pub special: SpecialTokens,
+}
+
+/// Whether `token` is shaped like a control token (`<|im_start|>`, `<s>`, `</s>`).
+fn looks_like_control(token: &str) -> bool {
+    token.len() > 2
+        && token.starts_with('<')
+        && token.ends_with('>')
+        && !token.contains(char::is_whitespace)
 }
 
 impl TokenizerSpec {
+    /// Ids of the added tokens (matched whole) and whether each is special (a control
+    /// token). Without `token_type`, the ids the special-token keys name.
+    fn added_tokens(&self) -> Vec<(usize, bool)> {
+        if self.token_types.is_empty() {
+            let mut ids: Vec<usize> = self
+                .special
+                .named()
+                .into_iter()
+                .map(|(_, id)| id as usize)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            return ids.into_iter().map(|id| (id, true)).collect();
+        }
+        self.token_types
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
+            .map(|(id, &t)| (id, t == TOKEN_TYPE_CONTROL))
+            .collect()
+    }
+
+    /// Tokens shaped like control tokens (`<|…|>`, `<…>`) that are not added tokens:
+    /// with no `token_type` array, those that no special-token key names (they are then
+    /// tokenized as ordinary text). Always 0 when the file has `token_type`.
+    pub fn unmarked_control_like_tokens(&self) -> usize {
+        if !self.token_types.is_empty() {
+            return 0;
+        }
+        let added: std::collections::BTreeSet<usize> =
+            self.added_tokens().into_iter().map(|(id, _)| id).collect();
+        self.tokens
+            .iter()
+            .enumerate()
+            .filter(|(id, t)| !added.contains(id) && looks_like_control(t))
+            .count()
+    }
+
     /// Builds the `tokenizers` pipeline. Errors on an unsupported model type, a
-    /// `token_type` array of the wrong length, duplicate tokens or malformed merges.
+    /// `token_type` array of the wrong length, duplicate tokens, malformed merges or a
+    /// special-token id outside the vocabulary.
     pub fn build(&self) -> Result<Tokenizer, BackboneError> {
         let bad = |msg: String| BackboneError::Tokenizer(msg);
         if self.model != "gpt2" {
@@ -114,6 +238,23 @@ impl TokenizerSpec {
                 self.token_types.len(),
                 self.tokens.len()
             )));
+        }
+        for (key, id) in self.special.named() {
+            if id as usize >= self.tokens.len() {
+                return Err(BackboneError::SpecialTokenOutOfRange {
+                    key: key.to_string(),
+                    id,
+                    vocab: self.tokens.len(),
+                });
+            }
+        }
+        if self.token_types.is_empty() {
+            tracing::warn!(
+                special_ids_kept_whole = self.added_tokens().len(),
+                control_like_tokens_split_as_text = self.unmarked_control_like_tokens(),
+                "the GGUF file has no tokenizer.ggml.token_type: every token is read as normal \
+                 text except the ids its special-token keys name"
+            );
         }
         let mut vocab = serde_json::Map::with_capacity(self.tokens.len());
         let mut seen = BTreeMap::new();
@@ -138,14 +279,12 @@ impl TokenizerSpec {
             merges.push(json!([l, r]));
         }
         let added: Vec<Value> = self
-            .token_types
-            .iter()
-            .enumerate()
-            .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
-            .map(|(id, &t)| {
+            .added_tokens()
+            .into_iter()
+            .map(|(id, special)| {
                 json!({
                     "id": id, "content": self.tokens[id], "single_word": false, "lstrip": false,
-                    "rstrip": false, "normalized": false, "special": t == TOKEN_TYPE_CONTROL,
+                    "rstrip": false, "normalized": false, "special": special,
                 })
             })
             .collect();
@@ -182,6 +321,10 @@ mod tests {
             tokens: tokens.iter().map(|s| s.to_string()).collect(),
             token_types: vec![1, 1, 1, 1, 1, 1, 1, 1, 1, 3],
             merges: vec!["Ġ a".into(), "Ġa b".into(), "a b".into()],
+            special: SpecialTokens {
+                eos: Some(9),
+                ..Default::default()
+            },
         }
     }
 
@@ -216,5 +359,46 @@ mod tests {
         let mut s = tiny();
         s.token_types.pop();
         assert!(s.build().is_err());
+    }
+
+    #[test]
+    fn special_token_ids_outside_the_vocabulary_are_refused() {
+        for field in 0..SpecialTokens::KEYS.len() {
+            let mut s = tiny();
+            s.special = SpecialTokens::default();
+            s.special.slots()[field].replace(10); // one past the last id
+            match s.build() {
+                Err(BackboneError::SpecialTokenOutOfRange {
+                    key,
+                    id: 10,
+                    vocab: 10,
+                }) => {
+                    assert_eq!(key, SpecialTokens::KEYS[field])
+                }
+                other => panic!("{}: {other:?}", SpecialTokens::KEYS[field]),
+            }
+            s.special.slots()[field].replace(9);
+            assert!(s.build().is_ok());
+        }
+    }
+
+    #[test]
+    fn without_token_types_the_named_special_tokens_stay_whole() {
+        let mut s = tiny();
+        s.token_types.clear();
+        s.tokens.push("<s>".into());
+        assert_eq!(
+            s.unmarked_control_like_tokens(),
+            1,
+            "<s> is named by no key"
+        );
+        let t = s.build().unwrap();
+        let ids = t.encode("ab<|end|>", false).unwrap().get_ids().to_vec();
+        assert_eq!(ids, vec![6, 9], "the eos token is matched whole");
+        // with no key naming it, the end token would be split into bytes: counted
+        s.special = SpecialTokens::default();
+        assert_eq!(s.unmarked_control_like_tokens(), 2);
+        // with token types, nothing is unmarked
+        assert_eq!(tiny().unmarked_control_like_tokens(), 0);
     }
 }

@@ -324,6 +324,33 @@ fn malformed_model_files_give_typed_errors() {
         BackboneError::Tokenizer(_)
     ));
 
+    // Optional keys present with the wrong type are errors, not silently defaulted.
+    assert!(matches!(
+        err(Tiny::new().set("llama.attention.head_count_kv", "two")),
+        BackboneError::Gguf(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("llama.rope.freq_base", "ten thousand")),
+        BackboneError::Gguf(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("llama.vocab_size", -1i32)),
+        BackboneError::Gguf(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("tokenizer.ggml.token_type", MetadataArray::strings(["1"]))),
+        BackboneError::Gguf(_)
+    ));
+    assert!(matches!(
+        err(Tiny::new().set("tokenizer.ggml.pre", 3u32)),
+        BackboneError::Gguf(_)
+    ));
+    // A context too long to allocate rotary tables for.
+    assert!(matches!(
+        err(Tiny::new().set("llama.context_length", u32::MAX)),
+        BackboneError::InvalidConfig(_)
+    ));
+
     // Broken bytes: truncated and with the wrong magic.
     let dir = tempfile::tempdir().unwrap();
     let path = Tiny::new().write(dir.path());
@@ -347,6 +374,66 @@ fn malformed_model_files_give_typed_errors() {
         LlamaBackbone::<NdArray>::from_gguf(dir.path().join("absent.gguf"), &Default::default()),
         Err(BackboneError::Gguf(_))
     ));
+}
+
+#[test]
+fn special_token_ids_outside_the_vocabulary_are_refused_at_load_time() {
+    let vocab = 260u32;
+    for key in cllm_backbone::tokenizer::SpecialTokens::KEYS {
+        for id in [vocab, vocab + 1000, u32::MAX] {
+            match Tiny::new().set(key, id).load() {
+                Err(BackboneError::SpecialTokenOutOfRange {
+                    key: k,
+                    id: i,
+                    vocab: v,
+                }) => {
+                    assert_eq!((k.as_str(), i, v), (key, id, vocab as usize))
+                }
+                other => panic!("{key} = {id}: {:?}", other.map(|_| ())),
+            }
+        }
+        // the last id is inside
+        assert!(Tiny::new().set(key, vocab - 1).load().is_ok(), "{key}");
+    }
+    // a negative id (or one of another type) is a typed error too
+    assert!(matches!(
+        Tiny::new().set("tokenizer.ggml.eos_token_id", -1i32).load(),
+        Err(BackboneError::Gguf(_))
+    ));
+    assert!(matches!(
+        Tiny::new().set("tokenizer.ggml.bos_token_id", "0").load(),
+        Err(BackboneError::Gguf(_))
+    ));
+}
+
+#[test]
+fn without_token_types_the_named_special_tokens_are_kept_whole() {
+    let without = |t: Tiny| Tiny {
+        metadata: t
+            .metadata
+            .into_iter()
+            .filter(|(k, _)| k != "tokenizer.ggml.token_type")
+            .collect(),
+        ..t
+    };
+    let eos = 259u32; // <|endoftext|>
+    let m = without(Tiny::new().set("tokenizer.ggml.eos_token_id", eos))
+        .load()
+        .unwrap();
+    let ids = m.tokenize("a<|endoftext|>").unwrap();
+    assert_eq!(ids.last(), Some(&eos), "{ids:?}");
+    // no key names it: loaded, but the token is split as text (and counted in a warning)
+    let m = without(Tiny::new()).load().unwrap();
+    let ids = m.tokenize("a<|endoftext|>").unwrap();
+    assert!(ids.len() > 2 && !ids.contains(&eos), "{ids:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = cllm_gguf::GgufFile::open(without(Tiny::new()).write(dir.path())).unwrap();
+    assert_eq!(
+        cllm_backbone::tokenizer_spec(&file)
+            .unwrap()
+            .unmarked_control_like_tokens(),
+        1
+    );
 }
 
 /// Mean of the rows of `m`, L2-normalised (computed in f64).

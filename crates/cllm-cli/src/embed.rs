@@ -1,27 +1,29 @@
 //! `cllm embed`: backbone token matrices for the whole corpus, written in resumable shards.
 //!
-//! The corpus is cut into shards of `--shard-size` documents. Each shard is one safetensors
-//! file, written atomically, holding for its documents:
+//! The corpus is cut into shards of `--shard-size` documents. Each shard is one vector file
+//! (the format of [`cllm_core::vector_file`], so `cllm store import` and every other reader
+//! of vector files reads it), written atomically, holding for its documents:
 //!
 //! | tensor | shape | meaning |
 //! |---|---|---|
+//! | `vectors` | `[n, d]` f32 | the mean of each document's token matrix (a cheap text vector) |
+//! | `ids_utf8`, `ids_offsets` | | the document ids (the format's own) |
 //! | `token_ids` | `[T]` u32 | the (truncated) token ids of all documents, concatenated |
-//! | `offsets` | `[n + 1]` i64 | document `i` owns rows `offsets[i]..offsets[i+1]` |
-//! | `mean` | `[n, d]` f32 | the mean of each document's token matrix (a cheap text vector) |
+//! | `token_offsets` | `[n + 1]` i64 | document `i` owns rows `token_offsets[i]..token_offsets[i+1]` |
 //! | `matrices` | `[T, d]` f32 | the token matrices themselves (only with `--full`) |
 //!
-//! and in its metadata the document ids, layer, model and token cap. A rerun skips shards
-//! whose metadata matches, so an interrupted job resumes where it stopped; `summary.json`
-//! is rewritten (atomically) at the end.
+//! and in its metadata the model (`model`, with the layer: `<name>@layer<N>/mean`), layer,
+//! token cap and `full`. A rerun skips shards whose ids and metadata match, so an
+//! interrupted job resumes where it stopped; `summary.json` is rewritten (atomically) at
+//! the end.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use cllm_backbone::{device, LlamaBackbone};
-use cllm_core::{Backbone, Document, TokenMatrix};
-use safetensors::tensor::{Dtype, TensorView};
+use cllm_core::{Backbone, Document, ExtraTensor, TokenMatrix, VectorFile};
 use serde::Serialize;
 
 use crate::{AssetArgs, CmdResult};
@@ -160,17 +162,16 @@ pub fn run(args: EmbedArgs) -> CmdResult {
             })
             .collect();
         let path = dir.join(format!("shard-{i:05}.safetensors"));
-        let meta = job.metadata(shard, max_tokens);
-        if shard_matches(&path, &meta) {
+        let meta = job.metadata(max_tokens);
+        let doc_ids: Vec<String> = shard.iter().map(|d| d.id.clone()).collect();
+        if shard_matches(&path, &doc_ids, &meta) {
             reused += 1;
             bar.inc(shard.len() as u64);
         } else {
             let t = Instant::now();
-            let bytes = job.embed_shard(&ids, &meta, &bar)?;
+            job.embed_shard(&path, doc_ids, &ids, meta, &bar)?;
             computing += t.elapsed();
             computed_tokens += ids.iter().map(Vec::len).sum::<usize>();
-            cllm_core::write_atomic(&path, &bytes)
-                .map_err(|e| format!("writing {}: {e}", path.display()))?;
         }
     }
     bar.finish_and_clear();
@@ -220,27 +221,29 @@ pub fn run(args: EmbedArgs) -> CmdResult {
 }
 
 impl Job<'_> {
-    fn metadata(&self, shard: &[&Document], max_tokens: usize) -> HashMap<String, String> {
-        let ids: Vec<&str> = shard.iter().map(|d| d.id.as_str()).collect();
-        HashMap::from([
+    fn metadata(&self, max_tokens: usize) -> BTreeMap<String, String> {
+        let name = self.model.name();
+        BTreeMap::from([
             (
-                "doc_ids".to_string(),
-                serde_json::to_string(&ids).unwrap_or_default(),
+                "model".to_string(),
+                format!("{name}@layer{}/mean", self.args.layer),
             ),
+            ("backbone".to_string(), name.to_string()),
             ("layer".to_string(), self.args.layer.to_string()),
-            ("model".to_string(), self.model.name().to_string()),
             ("max_tokens".to_string(), max_tokens.to_string()),
             ("full".to_string(), self.args.full.to_string()),
         ])
     }
 
-    /// Embeds one shard (batched, shortest first) and serialises it.
+    /// Embeds one shard (batched, shortest first) and writes it to `path`.
     fn embed_shard(
         &self,
+        path: &Path,
+        doc_ids: Vec<String>,
         ids: &[Vec<u32>],
-        meta: &HashMap<String, String>,
+        meta: BTreeMap<String, String>,
         bar: &indicatif::ProgressBar,
-    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut matrices: Vec<Option<TokenMatrix>> = vec![None; ids.len()];
@@ -252,74 +255,107 @@ impl Job<'_> {
             }
             bar.inc(chunk.len() as u64);
         }
-        let matrices: Vec<TokenMatrix> = matrices.into_iter().flatten().collect();
-        serialize_shard(ids, &matrices, self.args.full, meta)
+        let matrices: Vec<TokenMatrix> = matrices
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or("the backbone returned fewer matrices than texts")?;
+        write_shard(path, doc_ids, ids, &matrices, self.args.full, meta)
     }
 }
 
-fn serialize_shard(
+/// Writes one shard: the row means as the vectors, the token ids (and matrices) as extra
+/// tensors.
+fn write_shard(
+    path: &Path,
+    doc_ids: Vec<String>,
     ids: &[Vec<u32>],
     matrices: &[TokenMatrix],
     full: bool,
-    meta: &HashMap<String, String>,
-) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    meta: BTreeMap<String, String>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let d = matrices.first().map(TokenMatrix::cols).unwrap_or(0);
-    let token_ids: Vec<u8> = ids.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let mut mean = Vec::with_capacity(matrices.len() * d);
+    for m in matrices {
+        if m.is_empty() {
+            return Err("an empty text has no mean embedding".into());
+        }
+        let mut acc = vec![0f64; d];
+        for row in m.iter_rows() {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += f64::from(*v);
+            }
+        }
+        mean.extend(acc.into_iter().map(|a| (a / m.rows() as f64) as f32));
+    }
+    let mut file = VectorFile::new(doc_ids, d, mean)?;
+    file.metadata = meta;
+    let token_ids: Vec<u32> = ids.iter().flatten().copied().collect();
     let mut offsets = vec![0i64];
     for t in ids {
         offsets.push(offsets[offsets.len() - 1] + t.len() as i64);
     }
-    let offsets: Vec<u8> = offsets.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mean: Vec<u8> = matrices
-        .iter()
-        .flat_map(|m| {
-            let mut acc = vec![0f32; d];
-            for row in m.iter_rows() {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
-            let n = m.rows().max(1) as f32;
-            acc.into_iter().map(move |a| a / n)
-        })
-        .flat_map(f32::to_le_bytes)
-        .collect();
-    let total: usize = ids.iter().map(Vec::len).sum();
-    let mut tensors = vec![
-        (
-            "token_ids",
-            TensorView::new(Dtype::U32, vec![total], &token_ids)?,
-        ),
-        (
-            "offsets",
-            TensorView::new(Dtype::I64, vec![ids.len() + 1], &offsets)?,
-        ),
-        (
-            "mean",
-            TensorView::new(Dtype::F32, vec![matrices.len(), d], &mean)?,
-        ),
+    let mut extra = vec![
+        ExtraTensor::u32("token_ids", vec![token_ids.len()], &token_ids),
+        ExtraTensor::i64("token_offsets", vec![offsets.len()], &offsets),
     ];
-    let full_bytes: Vec<u8>;
     if full {
-        full_bytes = matrices
+        let values: Vec<f32> = matrices
             .iter()
-            .flat_map(|m| m.as_slice().iter().flat_map(|v| v.to_le_bytes()))
+            .flat_map(|m| m.as_slice().iter().copied())
             .collect();
-        tensors.push((
+        extra.push(ExtraTensor::f32(
             "matrices",
-            TensorView::new(Dtype::F32, vec![total, d], &full_bytes)?,
+            vec![token_ids.len(), d],
+            &values,
         ));
     }
-    Ok(safetensors::tensor::serialize(tensors, Some(meta.clone()))?)
+    file.write_with_tensors(path, &extra)?;
+    Ok(())
 }
 
-/// Whether `path` holds a complete shard written with the same metadata.
-fn shard_matches(path: &Path, meta: &HashMap<String, String>) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    match safetensors::SafeTensors::read_metadata(&bytes) {
-        Ok((_, m)) => m.metadata().as_ref() == Some(meta),
+/// Whether `path` holds a complete shard of these documents written with the same
+/// metadata (an older or damaged shard does not match and is rewritten).
+fn shard_matches(path: &Path, doc_ids: &[String], meta: &BTreeMap<String, String>) -> bool {
+    match VectorFile::read(path) {
+        Ok(file) => file.ids == doc_ids && &file.metadata == meta,
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard is a vector file: the shared reader reads its means and ids, the store
+    /// imports it, and a rerun recognises it.
+    #[test]
+    fn shards_are_vector_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shard-00000.safetensors");
+        let ids = vec![vec![5u32, 6, 7], vec![8]];
+        let matrices = vec![
+            TokenMatrix::new(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 9.0]).unwrap(),
+            TokenMatrix::new(1, 2, vec![-1.0, 0.5]).unwrap(),
+        ];
+        let doc_ids = vec!["a".to_string(), "b".to_string()];
+        let meta = BTreeMap::from([
+            ("model".to_string(), "tiny@layer0/mean".to_string()),
+            ("layer".to_string(), "0".to_string()),
+        ]);
+        write_shard(&path, doc_ids.clone(), &ids, &matrices, true, meta.clone()).unwrap();
+        let file = VectorFile::read(&path).unwrap();
+        assert_eq!(file.ids, doc_ids);
+        assert_eq!(file.row(0), &[3.0, 5.0]);
+        assert_eq!(file.row(1), &[-1.0, 0.5]);
+        assert!(shard_matches(&path, &doc_ids, &meta));
+        assert!(!shard_matches(&path, &doc_ids[..1], &meta));
+        let mut store = cllm_void::VectorStore::open_in_memory().unwrap();
+        let stats = store
+            .import_safetensors(&path, "means", cllm_void::DEFAULT_IMPORT_LIMIT)
+            .unwrap();
+        assert_eq!(stats.inserted, 2);
+        // an empty text has no mean: an error, not a row of zeros
+        let empty = vec![TokenMatrix::new(0, 2, vec![]).unwrap()];
+        assert!(write_shard(&path, vec!["c".into()], &[vec![]], &empty, false, meta).is_err());
     }
 }

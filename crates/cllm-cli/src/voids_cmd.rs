@@ -61,7 +61,7 @@ pub enum StoreCommand {
         #[arg(long, default_value = "cllm-out/vectors.sqlite")]
         store: PathBuf,
     },
-    /// Write a collection's ids and vectors as safetensors (readable from numpy/PyTorch).
+    /// Write a collection's ids and vectors as a vector file (safetensors, readable from numpy/PyTorch).
     Export {
         /// The vector store (SQLite file).
         #[arg(long, default_value = "cllm-out/vectors.sqlite")]
@@ -73,7 +73,8 @@ pub enum StoreCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Add the vectors of a safetensors file (as written by `export`) to a collection.
+    /// Add the vectors of a vector file (from `export`, `cllm encode --safetensors` or a
+    /// `cllm embed` shard) to a collection.
     Import {
         /// The vector store (SQLite file; created if absent).
         #[arg(long, default_value = "cllm-out/vectors.sqlite")]

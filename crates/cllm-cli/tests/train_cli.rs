@@ -68,10 +68,19 @@ fn train_resume_fine_tune_and_align() {
         "{names:?}"
     );
     assert!(run1.join("model").join("config.json").exists());
-    let tok = report["splits"][0]["report"]["token_accuracy"]
-        .as_f64()
-        .unwrap();
-    assert!((0.0..=1.0).contains(&tok));
+    // the report is a count ratio over real texts (an accuracy in [0, 1] alone could not fail)
+    let split = &report["splits"][0]["report"];
+    let (tok, tokens, texts) = (
+        split["token_accuracy"].as_f64().unwrap(),
+        split["tokens"].as_u64().unwrap(),
+        split["texts"].as_u64().unwrap(),
+    );
+    assert!(texts > 0 && tokens >= texts, "{split}");
+    let correct = tok * tokens as f64;
+    assert!(
+        (0.0..=1.0).contains(&tok) && (correct - correct.round()).abs() < 1e-6,
+        "token accuracy {tok} is not a count over {tokens} tokens"
+    );
 
     // the same command again: the finished run is found and not retrained
     assert!(cllm(&args).status.success());

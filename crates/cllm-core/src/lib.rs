@@ -10,8 +10,11 @@
 //! - [`Backbone`]: a pretrained language model that turns text into a [`TokenMatrix`] and a
 //!   [`TokenMatrix`] back into token ids and text.
 //! - [`CoreError`]: the typed error of all of the above.
+//! - [`VectorFile`]: the one file format for ids with their vectors, shared by every
+//!   command that writes or reads vectors ([`vector_file`] documents it).
 //!
-//! This crate holds no model code and no heavy dependencies.
+//! This crate holds no model code and no heavy dependencies (safetensors for the vector
+//! file format).
 //!
 //! ```
 //! use cllm_core::{TokenMatrix, TextVector};
@@ -32,6 +35,7 @@ mod language_model;
 mod matrix;
 mod sentence;
 mod vector;
+pub mod vector_file;
 
 pub use atomic::write_atomic;
 pub use backbone::{Backbone, DecodeStrategy};
@@ -41,6 +45,7 @@ pub use language_model::{perplexity, LanguageModel};
 pub use matrix::TokenMatrix;
 pub use sentence::SentenceEncoder;
 pub use vector::TextVector;
+pub use vector_file::{ExtraTensor, VectorFile, VectorFileError, VECTOR_FILE_FORMAT};
 
 /// Result alias with [`CoreError`].
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

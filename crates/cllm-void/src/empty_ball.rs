@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VoidError};
 use crate::index::{KnnIndex, Neighbour};
-use crate::support::{imbalance, imbalance_with_stop, min_norm_in_hull, Envelope};
+use crate::support::{imbalance_with_stop, min_norm_in_hull, Envelope};
 
 /// Options of the empty-ball search.
 ///
@@ -153,7 +153,8 @@ impl EmptyBall {
             .filter(|n| n.distance <= radius * (1.0 + tol))
             .map(|n| n.index)
             .collect();
-        let imb = imbalance(&centre, nb.iter().map(|n| index.points().row(n.index)));
+        // the centre and the rows are of the index's dimension
+        let imb = imbalance_with_stop(&centre, nb.iter().map(|n| index.points().row(n.index)), 0.0);
         Self {
             centre,
             radius,
@@ -286,7 +287,7 @@ fn screen(index: &KnnIndex, seeds: Vec<Vec<f32>>) -> Vec<(f32, Vec<f32>)> {
 
 fn in_support(index: &KnnIndex, c: &[f32], k: usize, max_imbalance: f32) -> bool {
     let nb = index.knn_unchecked(c, k);
-    imbalance(c, nb.iter().map(|n| index.points().row(n.index))) <= max_imbalance
+    imbalance_with_stop(c, nb.iter().map(|n| index.points().row(n.index)), 0.0) <= max_imbalance
 }
 
 /// Runs the empty-ball search; returns maximal empty balls inside the support, largest first.

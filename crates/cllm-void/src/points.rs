@@ -165,6 +165,7 @@ pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<()> {
 /// Squared Euclidean distance, accumulated in 8 lanes so that it vectorises.
 #[inline]
 pub(crate) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len(), "callers check the dimensions");
     let mut lanes = [0.0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);

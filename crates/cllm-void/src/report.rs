@@ -244,7 +244,7 @@ fn zones_with_index(
         ..opts.search.clone()
     };
     let balls = search_empty_balls(&index, &search)?;
-    let zones = merge_into_zones(&index, balls, opts.spacing_k_for(dim));
+    let zones = merge_into_zones(&index, balls, opts.spacing_k_for(dim))?;
     Ok((index, zones))
 }
 

@@ -100,11 +100,21 @@ impl PointSampler {
 
     /// A point on the segment between the two data points nearest to the zone centre,
     /// at a uniform random position.
+    ///
+    /// The zone must belong to `points`: a centre of another dimension is a
+    /// [`VoidError::DimMismatch`], a bounding row outside `points` a
+    /// [`VoidError::InvalidInput`].
     pub fn between_nearest(&mut self, zone: &VoidZone, points: &PointSet) -> Result<Vec<f32>> {
+        check_vector(&zone.centre, points.dim())?;
+        if let Some(&row) = zone.bounding_points.iter().find(|&&i| i >= points.len()) {
+            return Err(VoidError::InvalidInput(format!(
+                "the zone is bounded by row {row} of a point set of {}",
+                points.len()
+            )));
+        }
         let mut near: Vec<(f32, usize)> = zone
             .bounding_points
             .iter()
-            .filter(|&&i| i < points.len())
             .map(|&i| (squared_distance(points.row(i), &zone.centre), i))
             .collect();
         if near.len() < 2 {

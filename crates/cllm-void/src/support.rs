@@ -18,17 +18,29 @@
 /// The imbalance of a centre with respect to a set of neighbours, in `[0, 1]`.
 ///
 /// `neighbours` yields the neighbour points; a neighbour equal to the centre makes the
-/// imbalance 0 (the centre is a data point). Returns 1 for no neighbour.
+/// imbalance 0 (the centre is a data point). Returns 1 for no neighbour. A neighbour of
+/// another dimension than the centre, or a non-finite value, is an error.
 ///
 /// ```
-/// use cllm_void::imbalance;
+/// use cllm_void::{imbalance, VoidError};
 /// let around = [[1.0f32, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]];
-/// assert!(imbalance(&[0.0, 0.0], around.iter().map(|p| &p[..])) < 1e-3);
+/// assert!(imbalance(&[0.0, 0.0], around.iter().map(|p| &p[..]))? < 1e-3);
 /// let one_side = [[1.0f32, 0.1], [1.0, -0.1]];
-/// assert!(imbalance(&[0.0, 0.0], one_side.iter().map(|p| &p[..])) > 0.9);
+/// assert!(imbalance(&[0.0, 0.0], one_side.iter().map(|p| &p[..]))? > 0.9);
+/// let wrong = [[1.0f32, 0.0, 0.0]];
+/// assert!(matches!(imbalance(&[0.0, 0.0], wrong.iter().map(|p| &p[..])), Err(VoidError::DimMismatch { .. })));
+/// # Ok::<(), VoidError>(())
 /// ```
-pub fn imbalance<'a>(centre: &[f32], neighbours: impl IntoIterator<Item = &'a [f32]>) -> f32 {
-    imbalance_with_stop(centre, neighbours, 0.0)
+pub fn imbalance<'a>(
+    centre: &[f32],
+    neighbours: impl IntoIterator<Item = &'a [f32]>,
+) -> crate::Result<f32> {
+    crate::points::check_vector(centre, centre.len())?;
+    let neighbours: Vec<&[f32]> = neighbours.into_iter().collect();
+    for p in &neighbours {
+        crate::points::check_vector(p, centre.len())?;
+    }
+    Ok(imbalance_with_stop(centre, neighbours, 0.0))
 }
 
 /// [`imbalance`], stopping early once the result is certainly below or above `stop` (then
@@ -41,6 +53,7 @@ pub(crate) fn imbalance_with_stop<'a>(
     let d = centre.len();
     let mut dirs = Vec::new();
     for p in neighbours {
+        debug_assert_eq!(p.len(), d, "callers check the dimensions");
         let mut norm2 = 0.0f64;
         let start = dirs.len();
         for (a, b) in p.iter().zip(centre) {
@@ -218,7 +231,7 @@ mod tests {
                 [1.0 + 0.1 * a.cos(), a.sin(), a.cos()]
             })
             .collect();
-        assert!(imbalance(&[0.0; 3], pts.iter().map(|p| &p[..])) > 0.3);
-        assert!(imbalance(&[1.0, 0.0, 0.0], pts.iter().map(|p| &p[..])) < 0.1);
+        assert!(imbalance(&[0.0; 3], pts.iter().map(|p| &p[..])).unwrap() > 0.3);
+        assert!(imbalance(&[1.0, 0.0, 0.0], pts.iter().map(|p| &p[..])).unwrap() < 0.1);
     }
 }

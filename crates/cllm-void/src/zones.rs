@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::empty_ball::EmptyBall;
+use crate::error::{Result, VoidError};
 use crate::index::KnnIndex;
-use crate::points::squared_distance;
+use crate::points::{check_vector, squared_distance};
 
 /// A void zone: a union of overlapping empty balls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,13 +37,16 @@ pub struct VoidZone {
 /// Merges balls into zones and ranks them by relative radius (largest first).
 ///
 /// `spacing_k` is the neighbour rank used for the local spacing (clamped to the data size).
+/// The balls must belong to `index`: a centre of another dimension or with a non-finite
+/// value is a [`VoidError::DimMismatch`] / [`VoidError::NonFinite`], a touching row outside
+/// the index a [`VoidError::InvalidInput`].
 ///
 /// ```
 /// use cllm_void::{merge_into_zones, EmptyBall, KnnIndex, IndexKind, PointSet};
 /// let idx = KnnIndex::build(PointSet::new(1, vec![0.0, 0.1, 0.2, 1.0, 1.1])?, IndexKind::Auto)?;
 /// let a = EmptyBall::at(&idx, &[0.6], 3, 0.01)?;
 /// let b = EmptyBall::at(&idx, &[0.55], 3, 0.01)?;
-/// let zones = merge_into_zones(&idx, vec![a, b], 1);
+/// let zones = merge_into_zones(&idx, vec![a, b], 1)?;
 /// assert_eq!(zones.len(), 1);
 /// assert_eq!(zones[0].balls.len(), 2);
 /// assert!((zones[0].radius - 0.4).abs() < 1e-6);
@@ -52,7 +56,16 @@ pub fn merge_into_zones(
     index: &KnnIndex,
     mut balls: Vec<EmptyBall>,
     spacing_k: usize,
-) -> Vec<VoidZone> {
+) -> Result<Vec<VoidZone>> {
+    for b in &balls {
+        check_vector(&b.centre, index.dim())?;
+        if let Some(&row) = b.touching.iter().find(|&&t| t >= index.len()) {
+            return Err(VoidError::InvalidInput(format!(
+                "a ball touches row {row} of an index of {} points",
+                index.len()
+            )));
+        }
+    }
     balls.retain(|b| b.radius > 0.0);
     balls.sort_by(|a, b| b.radius.total_cmp(&a.radius));
     let n = balls.len();
@@ -92,7 +105,7 @@ pub fn merge_into_zones(
         .map(|balls| zone_from_balls(index, balls, k))
         .collect();
     zones.sort_by(|a, b| b.relative_radius.total_cmp(&a.relative_radius));
-    zones
+    Ok(zones)
 }
 
 fn zone_from_balls(index: &KnnIndex, balls: Vec<EmptyBall>, k: usize) -> VoidZone {

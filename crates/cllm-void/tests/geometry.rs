@@ -154,3 +154,67 @@ fn null_test_finds_no_zone_on_uniform_data() {
         "false-zone rate {rate} ({false_zones}/{seeds}); top p-values {top_p:?}"
     );
 }
+
+/// Balls, zones and points of another point set are refused with a typed error, never
+/// compared over the shorter dimension (`zip`) or indexed out of range.
+#[test]
+fn geometry_of_another_point_set_is_a_typed_error() {
+    use cllm_void::{imbalance, merge_into_zones, PointSampler, VoidError};
+    let points = PointSet::new(2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+    let index = KnnIndex::build(points.clone(), IndexKind::Auto).unwrap();
+    let ball = EmptyBall::at(&index, &[0.5, 0.5], 3, 0.01).unwrap();
+    assert_eq!(
+        merge_into_zones(&index, vec![ball.clone()], 1)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut wide = ball.clone();
+    wide.centre.push(0.5);
+    assert!(matches!(
+        merge_into_zones(&index, vec![ball.clone(), wide], 1),
+        Err(VoidError::DimMismatch {
+            expected: 2,
+            got: 3
+        })
+    ));
+    let mut far = ball.clone();
+    far.touching.push(99);
+    assert!(matches!(
+        merge_into_zones(&index, vec![far], 1),
+        Err(VoidError::InvalidInput(_))
+    ));
+    let mut nan = ball.clone();
+    nan.centre[0] = f32::NAN;
+    assert!(matches!(
+        merge_into_zones(&index, vec![nan], 1),
+        Err(VoidError::NonFinite { .. })
+    ));
+
+    let zone = merge_into_zones(&index, vec![ball], 1).unwrap().remove(0);
+    let mut sampler = PointSampler::new(0);
+    assert!(sampler.between_nearest(&zone, &points).is_ok());
+    let three = PointSet::new(3, vec![0.0; 12]).unwrap();
+    assert!(matches!(
+        sampler.between_nearest(&zone, &three),
+        Err(VoidError::DimMismatch {
+            expected: 3,
+            got: 2
+        })
+    ));
+    let fewer = PointSet::new(2, vec![0.0, 0.0, 1.0, 0.0]).unwrap();
+    assert!(matches!(
+        sampler.between_nearest(&zone, &fewer),
+        Err(VoidError::InvalidInput(_))
+    ));
+
+    let short = [[1.0f32]];
+    assert!(matches!(
+        imbalance(&[0.0, 0.0], short.iter().map(|p| &p[..])),
+        Err(VoidError::DimMismatch {
+            expected: 2,
+            got: 1
+        })
+    ));
+}

@@ -150,3 +150,181 @@ fn fine_tuning_starts_from_the_trained_weights_and_replays() {
             .is_err()
     );
 }
+
+/// A saved model directory of `config`, and its parts' bytes.
+fn saved_model(config: cllm_autoencoder::CllmConfig, dir: &std::path::Path) -> std::path::PathBuf {
+    let cllm = Cllm::<NdArray>::new(config, vocab(), 5, &Default::default()).unwrap();
+    let path = dir.join("model");
+    cllm.save(&path).unwrap();
+    path
+}
+
+fn load_err(path: &std::path::Path) -> AutoencoderError {
+    Cllm::<NdArray>::load(path, &Default::default())
+        .expect_err("the model directory must be refused")
+}
+
+#[test]
+fn a_record_that_does_not_match_its_config_is_a_typed_error() {
+    use cllm_autoencoder::StageConfig;
+    let _guard = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let good = saved_model(common::tiny_config(), dir.path());
+    assert!(Cllm::<NdArray>::load(&good, &Default::default()).is_ok());
+    let record = std::fs::read(good.join("model.mpk")).unwrap();
+    let config = std::fs::read(good.join("config.json")).unwrap();
+    let restore = || {
+        std::fs::write(good.join("model.mpk"), &record).unwrap();
+        std::fs::write(good.join("config.json"), &config).unwrap();
+    };
+
+    // a truncated record, cut anywhere
+    for cut in [0, 1, record.len() / 3, record.len() / 2, record.len() - 1] {
+        std::fs::write(good.join("model.mpk"), &record[..cut]).unwrap();
+        let e = load_err(&good);
+        assert!(
+            matches!(e, AutoencoderError::Format { .. }),
+            "cut at {cut}: {e}"
+        );
+    }
+    restore();
+
+    // the config of another model: another k, another stage count, another width
+    let swap = |other: cllm_autoencoder::CllmConfig| {
+        let sub = tempfile::tempdir().unwrap();
+        let other_dir = saved_model(other, sub.path());
+        std::fs::copy(other_dir.join("config.json"), good.join("config.json")).unwrap();
+        let e = load_err(&good);
+        restore();
+        e
+    };
+    let mut k4 = common::tiny_config();
+    k4.k = 4;
+    let e = swap(k4);
+    assert!(
+        matches!(&e, AutoencoderError::WeightShape { tensor, expected, got, .. }
+            if tensor.ends_with("_latent.weight") && expected.contains(&4) && got.contains(&8)),
+        "{e}"
+    );
+    let two_stages = cllm_autoencoder::CllmConfig::new(
+        common::WIDTH,
+        common::MAX_LEN,
+        32,
+        8,
+        vec![StageConfig::new(1, 4, 32), StageConfig::new(0, 2, 16)],
+    )
+    .with_heads(2);
+    let e = swap(two_stages);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("lacks") && detail.contains("stages.1")),
+        "{e}"
+    );
+    let no_layers = cllm_autoencoder::CllmConfig::new(
+        common::WIDTH,
+        common::MAX_LEN,
+        32,
+        8,
+        vec![StageConfig::new(0, 4, 32)],
+    );
+    let e = swap(no_layers);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("blocks")),
+        "{e}"
+    );
+    // a narrower model (a wider one is caught earlier, by the size bound below)
+    let mut narrow = common::tiny_config();
+    narrow.width = 16;
+    narrow.stages[0].width_out = 16;
+    let e = swap(narrow);
+    assert!(
+        matches!(&e, AutoencoderError::WeightShape { expected, got, .. } if expected.contains(&16) && got.contains(&32)),
+        "{e}"
+    );
+    let mut wide = common::tiny_config();
+    wide.width = 64;
+    wide.stages[0].width_out = 64;
+    let e = swap(wide);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("cannot hold")),
+        "{e}"
+    );
+
+    // a config claiming a model far larger than the record: refused before allocating
+    let mut huge = common::tiny_config();
+    huge.width = 1 << 20;
+    huge.stages[0].width_out = 1 << 20;
+    std::fs::write(good.join("config.json"), serde_json::to_vec(&huge).unwrap()).unwrap();
+    let e = load_err(&good);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("cannot hold")),
+        "{e}"
+    );
+    restore();
+
+    // a vocabulary of another width than the config's input width
+    let mut narrow = common::tiny_config();
+    narrow.input_width = common::WIDTH / 2;
+    std::fs::write(
+        good.join("config.json"),
+        serde_json::to_vec(&narrow).unwrap(),
+    )
+    .unwrap();
+    let e = load_err(&good);
+    assert!(matches!(e, AutoencoderError::WrongWidth { .. }), "{e}");
+    restore();
+
+    // a config.json that is not a config
+    std::fs::write(good.join("config.json"), b"{\"k\": 8}").unwrap();
+    assert!(matches!(load_err(&good), AutoencoderError::Format { .. }));
+    restore();
+    assert!(Cllm::<NdArray>::load(&good, &Default::default()).is_ok());
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let _guard = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved_model(common::tiny_config(), dir.path());
+    let mut record = std::fs::read(path.join("model.mpk")).unwrap();
+    // the log_scale parameter is saved as the f32 0.0: overwrite one weight with NaN by
+    // finding a run of f32 zeros (the LayerNorm betas) and setting one to NaN
+    let zeros = [0u8; 16];
+    let at = record
+        .windows(16)
+        .position(|w| w == zeros)
+        .expect("a run of zero weights");
+    record[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(path.join("model.mpk"), &record).unwrap();
+    let e = load_err(&path);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("non-finite")),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_incomplete_model_directory_is_a_typed_error() {
+    let _guard = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // an empty directory, and one that does not exist
+    assert!(matches!(load_err(dir.path()), AutoencoderError::Io { .. }));
+    assert!(matches!(
+        load_err(&dir.path().join("absent")),
+        AutoencoderError::Io { .. }
+    ));
+    for missing in ["vocab.safetensors", "model.mpk", "config.json"] {
+        let sub = tempfile::tempdir().unwrap();
+        let path = saved_model(common::tiny_config(), sub.path());
+        std::fs::remove_file(path.join(missing)).unwrap();
+        let e = load_err(&path);
+        assert!(
+            matches!(&e, AutoencoderError::Io { path, .. } if path.ends_with(missing)),
+            "{missing}: {e}"
+        );
+    }
+    // a vocabulary file that is not one
+    let sub = tempfile::tempdir().unwrap();
+    let path = saved_model(common::tiny_config(), sub.path());
+    std::fs::write(path.join("vocab.safetensors"), b"garbage").unwrap();
+    assert!(matches!(load_err(&path), AutoencoderError::Format { .. }));
+}

@@ -12,6 +12,13 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Reports a skipped test on the terminal's stderr directly: libtest captures `eprintln!`
+/// of passing tests, so a skip printed that way would pass silently.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
 pub const VOCAB: usize = 48;
 pub const WIDTH: usize = 16;
 pub const MAX_LEN: usize = 16;

@@ -95,6 +95,7 @@ fn toy_targets(n: usize) -> cllm_autoencoder::semantic::SemanticTargets {
         data: (0..n * 3)
             .map(|v| ((v * 37 % 17) as f32 - 8.0) / 8.0 + 0.01)
             .collect(),
+        ..Default::default()
     };
     cllm_autoencoder::semantic::SemanticTargets::from_vector_file(file).unwrap()
 }

@@ -28,6 +28,7 @@ fn family_targets(n: usize) -> VectorFile {
         ids: (0..n).map(|i| format!("t{i}")).collect(),
         dim,
         data,
+        ..Default::default()
     }
 }
 
@@ -118,6 +119,7 @@ fn alignment_needs_targets_that_cover_the_corpus() {
         ids: vec!["x".into(), "y".into()],
         dim: 2,
         data: vec![1.0, 0.0, 0.0, 1.0],
+        ..Default::default()
     };
     let t = SemanticTargets::from_vector_file(foreign).unwrap();
     assert!(common::data(12, 1).with_semantic(t).is_err());
@@ -126,12 +128,14 @@ fn alignment_needs_targets_that_cover_the_corpus() {
         ids: vec!["a".into()],
         dim: 2,
         data: vec![0.0, 0.0],
+        ..Default::default()
     };
     assert!(SemanticTargets::from_vector_file(zero).is_err());
     let twice = VectorFile {
         ids: vec!["a".into(), "a".into()],
         dim: 1,
         data: vec![1.0, 2.0],
+        ..Default::default()
     };
     assert!(SemanticTargets::from_vector_file(twice).is_err());
 }

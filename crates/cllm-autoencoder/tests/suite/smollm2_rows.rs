@@ -40,16 +40,17 @@ const TEXTS: [&str; 24] = [
 fn overfits_short_texts_on_real_smollm2_rows() {
     let _guard = common::serial();
     let Ok(cache_dir) = cllm_corpus::default_cache_dir() else {
-        eprintln!("no cache directory: skipped");
-        return;
+        return common::skip(
+            "overfits_short_texts_on_real_smollm2_rows",
+            "no cache directory",
+        );
     };
     let gguf = cllm_corpus::AssetPaths::in_cache(&cache_dir).gguf;
     if !gguf.exists() {
-        eprintln!(
-            "{} not found: skipped (run `cllm assets fetch`)",
-            gguf.display()
+        return common::skip(
+            "overfits_short_texts_on_real_smollm2_rows",
+            &format!("{} not found (run `cllm assets fetch`)", gguf.display()),
         );
-        return;
     }
     let device = Default::default();
     let backbone = LlamaBackbone::<burn::backend::NdArray>::from_gguf(&gguf, &device).unwrap();

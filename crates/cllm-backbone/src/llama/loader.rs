@@ -26,6 +26,7 @@ use burn::tensor::backend::Backend;
 use cllm_gguf::GgufFile;
 
 use super::model::{linear_from_rows, Llama, LlamaConfig};
+use crate::backbone::optional;
 use crate::weights::WeightSource;
 use crate::BackboneError;
 
@@ -40,9 +41,19 @@ pub fn config_from_gguf(file: &GgufFile) -> Result<LlamaConfig, BackboneError> {
         usize::try_from(v).map_err(|_| BackboneError::InvalidConfig(format!("llama.{key} = {v}")))
     };
     let heads = u("attention.head_count")?;
-    let vocab = match file.get_u64("llama.vocab_size") {
-        Ok(v) => v as usize,
-        Err(_) => file.shape("token_embd.weight")?[0],
+    // optional keys: absent takes the default, a wrong type or value is an error
+    let vocab = match optional(file.get_usize("llama.vocab_size"))? {
+        Some(v) => v,
+        None => *file
+            .shape("token_embd.weight")?
+            .first()
+            .ok_or_else(|| BackboneError::InvalidConfig("token_embd.weight has no shape".into()))?,
+    };
+    let kv_heads = match optional(file.get_u64("llama.attention.head_count_kv"))? {
+        Some(v) => usize::try_from(v).map_err(|_| {
+            BackboneError::InvalidConfig(format!("llama.attention.head_count_kv = {v}"))
+        })?,
+        None => heads,
     };
     let config = LlamaConfig {
         vocab_size: vocab,
@@ -50,9 +61,8 @@ pub fn config_from_gguf(file: &GgufFile) -> Result<LlamaConfig, BackboneError> {
         intermediate_size: u("feed_forward_length")?,
         num_hidden_layers: u("block_count")?,
         num_attention_heads: heads,
-        num_key_value_heads: u("attention.head_count_kv").unwrap_or(heads),
-        rope_theta: file
-            .get_f32("llama.rope.freq_base")
+        num_key_value_heads: kv_heads,
+        rope_theta: optional(file.get_f32("llama.rope.freq_base"))?
             .map(f64::from)
             .unwrap_or(10000.0),
         rms_norm_eps: f64::from(file.get_f32("llama.attention.layer_norm_rms_epsilon")?),

@@ -43,6 +43,11 @@ pub struct LlamaConfig {
     pub tie_word_embeddings: bool,
 }
 
+/// Longest context [`LlamaConfig::validate`] accepts (2²⁰ tokens): the rotary tables are
+/// allocated for the whole context, so a file claiming more is refused instead of
+/// exhausting memory.
+pub const MAX_CONTEXT: usize = 1 << 20;
+
 impl LlamaConfig {
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
@@ -61,6 +66,12 @@ impl LlamaConfig {
         ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be positive"));
+        }
+        if self.max_position_embeddings > MAX_CONTEXT {
+            return Err(format!(
+                "context of {} tokens exceeds the supported {MAX_CONTEXT}",
+                self.max_position_embeddings
+            ));
         }
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
