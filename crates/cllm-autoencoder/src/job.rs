@@ -17,7 +17,7 @@ use crate::cache::TokenCache;
 use crate::codec::Cllm;
 use crate::decoding::DecodeOptions;
 use crate::error::{AutoencoderError, Result};
-use crate::eval::{auroc, void_scores, EvalReport};
+use crate::eval::{auroc, knn_void_scores, EvalReport};
 use crate::persist;
 use crate::semantic::SemanticTargets;
 use crate::text_metrics::{positional_accuracy, repeated_trigram_rate, word_f1};
@@ -389,13 +389,13 @@ fn separation<B: burn::tensor::backend::Backend>(
             .collect())
     };
     let reference = encode(&split.train, reference)?;
-    let val = void_scores(&reference, &encode(&split.val, usize::MAX)?, 10);
+    let val = knn_void_scores(&reference, &encode(&split.val, usize::MAX)?, 10)?;
     let mut out = Vec::new();
     for (family, idx) in &split.held_out {
         if idx.is_empty() {
             continue;
         }
-        let fam = void_scores(&reference, &encode(idx, usize::MAX)?, 10);
+        let fam = knn_void_scores(&reference, &encode(idx, usize::MAX)?, 10)?;
         out.push(FamilySeparation {
             family: family.clone(),
             texts: fam.len(),

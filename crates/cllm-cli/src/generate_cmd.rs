@@ -173,7 +173,7 @@ pub fn run_generate(args: GenerateArgs) -> CmdResult {
         args.reference.min(docs.len())
     );
     let sample = seeded_sample(&docs, args.reference, args.seed);
-    let pairs = encode_corpus(&cllm, &sample, &backbone, None)?;
+    let pairs = encode_corpus(&cllm, &sample, &backbone)?;
     let ids: Vec<String> = pairs.iter().map(|(d, _)| d.id.clone()).collect();
     let flat: Vec<f32> = pairs
         .iter()
