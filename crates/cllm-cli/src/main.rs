@@ -9,9 +9,12 @@
 //! cllm encode --model DIR      # CLLM text vectors of the corpus into the vector store
 //! cllm voids --collection C    # void zones of a vector-store collection, with a null test
 //! ```
+//! Every command that reads texts takes `--corpus PATH` (JSONL, CSV/TSV, a folder of
+//! .txt/.md files, fortune files) instead of the built-in recipes.
 //! Logs go to stderr (`-v`, `-vv`, or `RUST_LOG`); progress bars show on a terminal.
 
 mod assets_cmd;
+mod corpus_args;
 mod corpus_cmd;
 mod embed;
 mod encode_cmd;
