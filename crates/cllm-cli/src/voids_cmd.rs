@@ -85,17 +85,26 @@ fn print_zone_labels(
                 None => None,
             };
             labels.push(match doc {
-                Some(d) => format!(
-                    "{id} [{}] {}",
-                    d.groups().join(", "),
-                    d.title().unwrap_or_default()
-                ),
+                Some(d) => format!("{id} [{}] {}", d.groups().join(", "), headline(d)),
                 None => format!("{id} (not in the corpus)"),
             });
         }
         println!("zone {} lies between: {}", zone.rank, labels.join("; "));
     }
     Ok(())
+}
+
+/// A text's title, else its first line, at most 60 characters.
+fn headline(d: &cllm_core::Document) -> String {
+    let line = d
+        .title()
+        .or_else(|| d.text.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or_default()
+        .trim();
+    match line.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
