@@ -26,12 +26,15 @@ use cllm_backbone::{device, LlamaBackbone};
 use cllm_core::{Backbone, Document, ExtraTensor, TokenMatrix, VectorFile};
 use serde::Serialize;
 
+use crate::corpus_args::CorpusArgs;
 use crate::{AssetArgs, CmdResult};
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// Layer of the backbone: 0 = token embeddings, N = residual stream after N blocks.
     #[arg(long, default_value_t = 0)]
     layer: usize,
@@ -108,8 +111,7 @@ pub fn run(args: EmbedArgs) -> CmdResult {
     if args.batch == 0 || args.shard_size == 0 || args.max_tokens == 0 {
         return Err("--batch, --shard-size and --max-tokens must be positive".into());
     }
-    let paths = args.assets.resolve()?;
-    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let (paths, corpus) = args.corpus.resolve(&args.assets, false)?;
     let docs: Vec<&Document> = corpus
         .iter()
         .take(args.limit.unwrap_or(usize::MAX))

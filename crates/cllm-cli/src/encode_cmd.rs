@@ -9,12 +9,15 @@ use cllm_core::{Document, VectorFile};
 use cllm_void::{ModelKey, VectorStore};
 use sha2::{Digest, Sha256};
 
+use crate::corpus_args::CorpusArgs;
 use crate::{AssetArgs, CmdResult};
 
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// A trained CLLM: the `model` directory a training run writes (config.json, model.mpk,
     /// vocab.safetensors).
     #[arg(long)]
@@ -25,7 +28,7 @@ pub struct EncodeArgs {
     /// Collection to fill (default: the model directory's parent name).
     #[arg(long)]
     collection: Option<String>,
-    /// Only documents of this family (e.g. soup).
+    /// Only documents of this family or group (e.g. soup).
     #[arg(long)]
     family: Option<String>,
     /// Only the first N documents.
@@ -38,15 +41,13 @@ pub struct EncodeArgs {
 }
 
 pub fn run(args: EncodeArgs) -> CmdResult {
-    let paths = args.assets.resolve()?;
-    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let (paths, corpus) = args.corpus.resolve(&args.assets, false)?;
+    if let Some(f) = &args.family {
+        corpus.require_groups(std::slice::from_ref(f))?;
+    }
     let docs: Vec<Document> = corpus
         .iter()
-        .filter(|d| {
-            args.family
-                .as_deref()
-                .is_none_or(|f| d.has_tag("family", f))
-        })
+        .filter(|d| args.family.as_deref().is_none_or(|f| d.in_group(f)))
         .take(args.limit.unwrap_or(usize::MAX))
         .cloned()
         .collect();

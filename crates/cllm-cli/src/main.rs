@@ -11,9 +11,12 @@
 //! cllm generate --model DIR    # vectors from voids / near data → texts, scored and ranked
 //! cllm decode --model DIR      # texts → vectors → texts: what a model keeps
 //! ```
+//! Every command that reads texts takes `--corpus PATH` (JSONL, CSV/TSV, a folder of
+//! .txt/.md files, fortune files) instead of the built-in recipes.
 //! Logs go to stderr (`-v`, `-vv`, or `RUST_LOG`); progress bars show on a terminal.
 
 mod assets_cmd;
+mod corpus_args;
 mod corpus_cmd;
 mod embed;
 mod encode_cmd;

@@ -9,12 +9,15 @@ use cllm_autoencoder::semantic::embed_corpus;
 use cllm_backbone::{device, LayerMeanPool, LlamaBackbone, MiniLm};
 use cllm_core::SentenceEncoder;
 
+use crate::corpus_args::CorpusArgs;
 use crate::{progress, AssetArgs, CmdResult};
 
 #[derive(Debug, Args)]
 pub struct SentenceArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// `minilm` (all-MiniLM-L6-v2, 384-d, fetched on first use) or `layer:N` (the
     /// backbone's residual stream after N blocks, mean-pooled, 576-d).
     #[arg(long, default_value = "minilm")]
@@ -48,8 +51,7 @@ pub fn run(args: SentenceArgs) -> CmdResult {
             .into())
         }
     };
-    let paths = args.assets.resolve_with_minilm(minilm)?;
-    let corpus = cllm_corpus::load_corpus(&paths)?;
+    let (paths, corpus) = args.corpus.resolve(&args.assets, minilm)?;
     let all = corpus.documents();
     let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
     let out = args.out.clone().unwrap_or_else(|| {

@@ -14,12 +14,15 @@ use cllm_autoencoder::{
 };
 use cllm_backbone::{device, LlamaBackbone};
 
+use crate::corpus_args::CorpusArgs;
 use crate::{AssetArgs, CmdResult};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// Architecture preset: k8, k16, k32, k64 (the pilot's 11.6M-parameter design) or
     /// cpu-k8 … cpu-k64 (1.9M, for CPU runs). Default: cpu-k16 on the CPU backend, k16 on
     /// a GPU backend; with --init-from, the architecture of that model.
@@ -103,16 +106,18 @@ pub struct TrainArgs {
     /// Dropout inside the transformer layers.
     #[arg(long)]
     dropout: Option<f64>,
-    /// Families held out of training entirely (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "soup,pizza")]
-    hold_out: Vec<String>,
+    /// Families (groups) held out of training entirely (comma-separated). Default:
+    /// soup,pizza for the built-in recipes, none for --corpus.
+    #[arg(long, value_delimiter = ',')]
+    hold_out: Option<Vec<String>>,
     /// Fraction of the remaining texts used for validation.
     #[arg(long, default_value_t = 0.05)]
     val_fraction: f64,
     /// Fine-tuning (CLLM2): start from this trained model directory (RUN/model).
     #[arg(long)]
     init_from: Option<PathBuf>,
-    /// Train on this family only (e.g. soup for CLLM2); the rest is the replay corpus.
+    /// Train on this family (group) only (e.g. soup for CLLM2); the rest is the replay
+    /// corpus.
     #[arg(long)]
     family: Option<String>,
     /// Fine-tuning: fraction of every batch replayed from the rest of the corpus.
@@ -214,12 +219,7 @@ impl TrainArgs {
             checkpoint_every: self.checkpoint_every,
             seed: self.seed,
             split: SplitOptions {
-                held_out_families: self
-                    .hold_out
-                    .iter()
-                    .filter(|f| !f.is_empty())
-                    .cloned()
-                    .collect(),
+                held_out_families: self.held_out(),
                 val_fraction: self.val_fraction,
                 seed: self.seed,
             },
@@ -232,6 +232,32 @@ impl TrainArgs {
         job.semantic = self.sentence_embeddings.clone();
         job.report_texts = self.report_texts;
         Ok(job)
+    }
+}
+
+impl TrainArgs {
+    /// The held-out groups: as given, else soup and pizza for the recipes.
+    fn held_out(&self) -> Vec<String> {
+        let default: &[&str] = if self.corpus.is_own() {
+            &[]
+        } else {
+            &["soup", "pizza"]
+        };
+        match &self.hold_out {
+            Some(given) => given.iter().filter(|f| !f.is_empty()).cloned().collect(),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The groups named on the command line, which must have texts: --hold-out when
+    /// given, and --family.
+    fn named_groups(&self) -> Vec<String> {
+        let mut named: Vec<String> = match &self.hold_out {
+            Some(_) => self.held_out(),
+            None => Vec::new(),
+        };
+        named.extend(self.family.clone());
+        named
     }
 }
 
@@ -251,10 +277,14 @@ pub fn run(args: TrainArgs) -> CmdResult {
     let result = match &args.data {
         Some(dir) => run_prepared_train_job::<DefaultTrainBackend>(&job, dir, &dev, &control),
         None => {
-            let paths = args.assets.resolve()?;
-            let corpus = cllm_corpus::load_corpus(&paths)?;
-            let all = corpus.documents();
-            let docs = &all[..args.limit.unwrap_or(all.len()).min(all.len())];
+            let (paths, mut corpus) = args.corpus.resolve(&args.assets, false)?;
+            corpus.truncate(args.limit.unwrap_or(usize::MAX));
+            corpus.require_groups(&args.named_groups())?;
+            // a text in several groups is held out (or fine-tuned on) whichever is named
+            let mut split_groups = args.held_out();
+            split_groups.extend(args.family.clone());
+            corpus.focus_groups(&split_groups);
+            let docs = corpus.documents();
             let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
             run_train_job::<DefaultTrainBackend>(&job, &backbone, docs, &dev, &control)
         }

