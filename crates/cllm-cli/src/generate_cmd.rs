@@ -12,6 +12,7 @@ use cllm_void::{PointSet, VoidReport};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::corpus_args::CorpusArgs;
 use crate::{progress, AssetArgs, CmdResult};
 
 /// How vectors become tokens (shared by `generate` and `decode`).
@@ -65,6 +66,8 @@ impl DecodeArgs {
 pub struct GenerateArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// A trained CLLM: the `model` directory of a training run.
     #[arg(long)]
     model: PathBuf,
@@ -127,7 +130,7 @@ fn training_documents(
     };
     Ok(corpus
         .into_iter()
-        .filter(|d| !held_out.iter().any(|f| d.has_tag("family", f)))
+        .filter(|d| !held_out.iter().any(|f| d.in_group(f)))
         .collect())
 }
 
@@ -138,10 +141,10 @@ fn seeded_sample<T: Clone>(items: &[T], n: usize, seed: u64) -> Vec<T> {
     v
 }
 
-/// The family a text reads as: the corpus's family rule on its first line.
+/// The family a text reads as (the recipe corpus's family rules: title, ingredient and
+/// step cues).
 fn family_of_text(text: &str) -> Option<String> {
-    let title = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    cllm_corpus::family::family_of(title).map(|f| f.as_str().to_string())
+    cllm_corpus::family::family_of_text(text).map(|f| f.as_str().to_string())
 }
 
 pub fn run_generate(args: GenerateArgs) -> CmdResult {
@@ -157,14 +160,11 @@ pub fn run_generate(args: GenerateArgs) -> CmdResult {
         (None, None, true) => VectorSource::Midpoints,
         _ => VectorSource::Gaussian,
     };
-    let paths = args.assets.resolve()?;
+    let (paths, corpus) = args.corpus.resolve(&args.assets, false)?;
     let dev = device::default_device()?;
     let cllm = Cllm::<device::DefaultBackend>::load(&args.model, &dev)?;
     let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
-    let docs = training_documents(
-        &args.model,
-        cllm_corpus::load_corpus(&paths)?.into_documents(),
-    )?;
+    let docs = training_documents(&args.model, corpus.into_documents())?;
     if docs.is_empty() {
         return Err("no training documents to compare with".into());
     }
@@ -234,6 +234,8 @@ pub fn run_generate(args: GenerateArgs) -> CmdResult {
 pub struct DecodeCmdArgs {
     #[command(flatten)]
     assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// A trained CLLM: the `model` directory of a training run.
     #[arg(long)]
     model: PathBuf,
@@ -254,19 +256,18 @@ pub struct DecodeCmdArgs {
 }
 
 pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
-    let paths = args.assets.resolve()?;
+    let (paths, corpus) = args.corpus.resolve(&args.assets, false)?;
     let dev = device::default_device()?;
     let cllm = Cllm::<device::DefaultBackend>::load(&args.model, &dev)?;
     let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
     let texts: Vec<String> = if args.text.is_empty() {
-        let docs: Vec<Document> = cllm_corpus::load_corpus(&paths)?
+        if let Some(f) = &args.family {
+            corpus.require_groups(std::slice::from_ref(f))?;
+        }
+        let docs: Vec<Document> = corpus
             .into_documents()
             .into_iter()
-            .filter(|d| {
-                args.family
-                    .as_deref()
-                    .is_none_or(|f| d.has_tag("family", f))
-            })
+            .filter(|d| args.family.as_deref().is_none_or(|f| d.in_group(f)))
             .collect();
         if docs.is_empty() {
             return Err(format!("no corpus text of family {:?}", args.family).into());
