@@ -410,33 +410,44 @@ impl<B: Backend> Cllm<B> {
 /// matrices and position embeddings (biases and norms left out), saturating on overflow.
 fn weight_count_lower_bound(config: &CllmConfig) -> u64 {
     let mul = |a: usize, b: usize| (a as u64).saturating_mul(b as u64);
-    let mut n = mul(config.input_width, config.width).saturating_mul(2);
-    n = n.saturating_add(
-        mul(config.top_positions(), config.top_width())
-            .saturating_mul(config.k as u64)
-            .saturating_mul(2),
+    // the encoder: input projection, stages, flatten to k
+    let mut encoder = mul(config.input_width, config.width).saturating_add(
+        mul(config.top_positions(), config.top_width()).saturating_mul(config.k as u64),
     );
     for (s, st) in config.stages.iter().enumerate() {
         let w = config.stage_width(s);
-        n = n.saturating_add(
-            mul(st.merge, w)
-                .saturating_mul(st.width_out as u64)
-                .saturating_mul(2),
-        );
+        encoder = encoder.saturating_add(mul(st.merge, w).saturating_mul(st.width_out as u64));
         if st.layers > 0 {
-            // per layer: Q, K, V, O (4 w²) and the feed-forward pair (2 · ffn_mult · w²);
-            // plus the position embedding; encoder and decoder each
+            // per layer: Q, K, V, O (4 w²) and the feed-forward pair (2 · ffn_mult · w²),
+            // plus the position embedding
             let per_layer = mul(w, w)
                 .saturating_mul((config.ffn_mult as u64).saturating_mul(2).saturating_add(4));
-            n = n.saturating_add(
+            encoder = encoder.saturating_add(
                 per_layer
                     .saturating_mul(st.layers as u64)
-                    .saturating_add(mul(config.stage_positions(s), w))
-                    .saturating_mul(2),
+                    .saturating_add(mul(config.stage_positions(s), w)),
             );
         }
     }
-    n
+    let decoder = match &config.decoder {
+        // the mirror has the encoder's matrices, transposed
+        crate::config::DecoderConfig::Mirror => encoder,
+        crate::config::DecoderConfig::Autoregressive(ar) => {
+            let w = ar.width;
+            // token and output projections, prefix and added vector, positions, layers
+            // (QKV and output 4 w², feed-forward 8 w²)
+            mul(config.input_width, w)
+                .saturating_mul(2)
+                .saturating_add(mul(config.k, w).saturating_mul(ar.prefix as u64 + 1))
+                .saturating_add(mul(ar.prefix + config.max_len + 1, w))
+                .saturating_add(
+                    mul(w, w)
+                        .saturating_mul(12)
+                        .saturating_mul(ar.layers as u64),
+                )
+        }
+    };
+    encoder.saturating_add(decoder)
 }
 
 /// Writes `config.json`, `model.mpk` and `vocab.safetensors` into `dir`, atomically.
