@@ -1,8 +1,9 @@
 //! Forward-pass throughput of the SmolLM2 backbone: a batch of 8 × 256 recipe tokens through
 //! all 30 blocks and the final norm (no LM head), the workload of
 //! `scripts/smollm2_bench_torch.py`. One warm-up run, then the median of `CLLM_BENCH_RUNS`
-//! (default 5) timed runs; prints one JSON line. `CLLM_BENCH_BATCH` changes the batch size,
-//! `CLLM_BENCH_BACKEND=flex` the backend.
+//! (default 5) timed runs; prints one JSON line with the median and the best. `CLLM_BENCH_BATCH`
+//! changes the batch size, `CLLM_BENCH_BACKEND=ndarray` the backend (Flex by default; NdArray
+//! takes the fused host path only with `--features ndarray`).
 //!
 //! `cargo bench --bench backbone_forward` (run the PyTorch script right after it, on the
 //! same idle machine, and record both in docs/benchmarks.md).
@@ -27,8 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => cllm_corpus::fetch_assets(&Default::default())?.gguf,
     };
     match std::env::var("CLLM_BENCH_BACKEND").as_deref() {
-        Ok("flex") => bench::<Flex>(&gguf, "flex"),
-        _ => bench::<NdArray>(&gguf, "ndarray"),
+        Ok("ndarray") => bench::<NdArray>(&gguf, "ndarray"),
+        _ => bench::<Flex>(&gguf, "flex"),
     }
 }
 
@@ -63,16 +64,36 @@ fn bench<B: Backend>(
         Ok(t.elapsed().as_secs_f64())
     };
     forward()?;
+    let load_before = load_average();
     let mut times: Vec<f64> = (0..runs).map(|_| forward()).collect::<Result<_, _>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let tokens = (batch_size * SEQ) as f64;
     println!(
-        "{{\"impl\": \"cllm-backbone (burn 0.21.0 {backend})\", \"batch\": {batch_size}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}}}",
+        "{{\"impl\": \"cllm-backbone (burn 0.21.0 {backend})\", \"batch\": {batch_size}, \"seq\": {SEQ}, \"runs\": {runs}, \"median_ms\": {:.0}, \"best_ms\": {:.0}, \"tokens_per_s\": {:.1}, \"best_tokens_per_s\": {:.1}, \"cpu_avx512f\": {}, \"loadavg_1m_before_after\": [{load_before}, {}]}}",
         median * 1e3,
         times[0] * 1e3,
         tokens / median,
-        tokens / times[0]
+        tokens / times[0],
+        cpu_has_avx512f(),
+        load_average(),
     );
     Ok(())
+}
+
+/// Whether the CPU has AVX-512F (the `gemm` crate uses it only in builds with its `x86-v4`
+/// feature, see docs/benchmarks.md).
+fn cpu_has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The 1-minute load average (`-1` where `/proc/loadavg` cannot be read).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(-1.0)
 }
