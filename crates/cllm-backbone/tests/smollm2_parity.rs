@@ -104,7 +104,7 @@ fn check_rows(what: &str, rows: &[Vec<f32>], entries: &serde_json::Value, worst:
     }
 }
 
-fn tensor_rows(t: Tensor<burn::backend::NdArray, 3>) -> Vec<Vec<f32>> {
+fn tensor_rows(t: Tensor<cllm_backbone::device::CpuBackend, 3>) -> Vec<Vec<f32>> {
     let [_, l, d] = t.dims();
     let v = t.into_data().to_vec::<f32>().unwrap();
     (0..l).map(|i| v[i * d..(i + 1) * d].to_vec()).collect()

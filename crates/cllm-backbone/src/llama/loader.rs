@@ -6,12 +6,11 @@
 //! |---|---|
 //! | `token_embd.weight` | `embed_tokens.weight` |
 //! | `blk.N.attn_norm.weight` | `layers.N.input_layernorm.gamma` |
-//! | `blk.N.attn_q.weight` | `layers.N.self_attn.q_proj` (rows un-permuted, see below) |
-//! | `blk.N.attn_k.weight` | `layers.N.self_attn.k_proj` (rows un-permuted) |
-//! | `blk.N.attn_v.weight` | `layers.N.self_attn.v_proj` |
+//! | `blk.N.attn_q.weight`, `attn_k`, `attn_v` | `layers.N.self_attn.qkv_proj`, concatenated (Q and K rows un-permuted, see below) |
 //! | `blk.N.attn_output.weight` | `layers.N.self_attn.o_proj` |
 //! | `blk.N.ffn_norm.weight` | `layers.N.post_attention_layernorm.gamma` |
-//! | `blk.N.ffn_gate.weight` / `ffn_up` / `ffn_down` | `layers.N.mlp.gate_proj` / `up_proj` / `down_proj` |
+//! | `blk.N.ffn_gate.weight`, `ffn_up` | `layers.N.mlp.gate_up_proj`, concatenated |
+//! | `blk.N.ffn_down.weight` | `layers.N.mlp.down_proj` |
 //! | `output_norm.weight` | `norm.gamma` |
 //! | `output.weight` (absent when tied) | `lm_head` |
 //!
@@ -134,16 +133,28 @@ impl<B: Backend> TensorReader<'_, B> {
         ))
     }
 
-    fn qk(
+    /// The rows of a Q or K projection in Hugging Face order.
+    fn qk_rows(
         &self,
         name: &str,
         heads: usize,
         head_dim: usize,
         cols: usize,
-    ) -> Result<Linear<B>, BackboneError> {
+    ) -> Result<Vec<f32>, BackboneError> {
         let rows = heads * head_dim;
-        let values = unpermute_rows(&self.values(name, &[rows, cols])?, heads, head_dim, cols);
-        Ok(linear_from_rows(&values, rows, cols, self.device))
+        Ok(unpermute_rows(
+            &self.values(name, &[rows, cols])?,
+            heads,
+            head_dim,
+            cols,
+        ))
+    }
+
+    /// One projection whose output rows are those of `parts` (row-major `[rows, cols]`
+    /// each) one after the other.
+    fn stacked(&self, parts: Vec<Vec<f32>>, cols: usize) -> Linear<B> {
+        let rows = parts.iter().map(|p| p.len() / cols).sum();
+        linear_from_rows(&parts.concat(), rows, cols, self.device)
     }
 }
 
@@ -210,12 +221,22 @@ pub fn load_llama<B: Backend>(
     for (n, layer) in model.layers.iter_mut().enumerate() {
         let name = |t: &str| format!("blk.{n}.{t}.weight");
         let attn = &mut layer.self_attn;
-        attn.q_proj = r.qk(&name("attn_q"), nh, hd, d)?;
-        attn.k_proj = r.qk(&name("attn_k"), nkv, hd, d)?;
-        attn.v_proj = r.linear(&name("attn_v"), nkv * hd, d)?;
+        attn.qkv_proj = r.stacked(
+            vec![
+                r.qk_rows(&name("attn_q"), nh, hd, d)?,
+                r.qk_rows(&name("attn_k"), nkv, hd, d)?,
+                r.values(&name("attn_v"), &[nkv * hd, d])?,
+            ],
+            d,
+        );
         attn.o_proj = r.linear(&name("attn_output"), d, nh * hd)?;
-        layer.mlp.gate_proj = r.linear(&name("ffn_gate"), ff, d)?;
-        layer.mlp.up_proj = r.linear(&name("ffn_up"), ff, d)?;
+        layer.mlp.gate_up_proj = r.stacked(
+            vec![
+                r.values(&name("ffn_gate"), &[ff, d])?,
+                r.values(&name("ffn_up"), &[ff, d])?,
+            ],
+            d,
+        );
         layer.mlp.down_proj = r.linear(&name("ffn_down"), d, ff)?;
         layer.input_layernorm.gamma = r.vector(&name("attn_norm"), d)?;
         layer.post_attention_layernorm.gamma = r.vector(&name("ffn_norm"), d)?;

@@ -1,5 +1,6 @@
 //! Llama-architecture models: the burn module ([`model`]) and its GGUF loader ([`loader`]).
 
+mod fused;
 pub mod loader;
 pub mod model;
 

@@ -1,9 +1,15 @@
 //! The llama decoder-only transformer (Llama 2/3, SmolLM, TinyLlama, …) in burn.
 //!
-//! Names follow the Hugging Face checkpoint (`embed_tokens`, `layers.N.self_attn.q_proj`,
-//! `input_layernorm`, `mlp.gate_proj`, `norm`, …) so that loaders are plain key maps.
+//! Names follow the Hugging Face checkpoint (`embed_tokens`, `layers.N.self_attn.o_proj`,
+//! `input_layernorm`, `mlp.down_proj`, `norm`, …), except for two fused projections: the
+//! query, key and value projections are one `qkv_proj` (their output columns side by side),
+//! the gate and up projections one `gate_up_proj`, so that each block runs two matrix
+//! products fewer. Loaders concatenate the checkpoint's matrices.
 //! Rotary embeddings use the Hugging Face "rotate half" layout; the GGUF loader undoes
-//! llama.cpp's row permutation of `q_proj`/`k_proj` to match.
+//! llama.cpp's row permutation of the query and key rows to match.
+//!
+//! On the CPU backends the blocks run through the fused kernels of [`super::fused`]; other
+//! backends (and autodiff) take the generic burn path below, which computes the same function.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -13,6 +19,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Int, Tensor};
+
+use super::fused;
 
 /// Hyper-parameters of a llama model (the fields of a Hugging Face `config.json`).
 #[derive(Config, Debug, PartialEq)]
@@ -119,18 +127,19 @@ impl LlamaConfig {
         let layers = (0..self.num_hidden_layers)
             .map(|_| LlamaDecoderLayer {
                 self_attn: LlamaAttention {
-                    q_proj: linear(d, self.num_attention_heads * hd),
-                    k_proj: linear(d, self.num_key_value_heads * hd),
-                    v_proj: linear(d, self.num_key_value_heads * hd),
+                    qkv_proj: linear(
+                        d,
+                        (self.num_attention_heads + 2 * self.num_key_value_heads) * hd,
+                    ),
                     o_proj: linear(self.num_attention_heads * hd, d),
                     num_heads: self.num_attention_heads,
                     num_kv_heads: self.num_key_value_heads,
                     head_dim: hd,
                 },
                 mlp: LlamaMlp {
-                    gate_proj: linear(d, self.intermediate_size),
-                    up_proj: linear(d, self.intermediate_size),
+                    gate_up_proj: linear(d, 2 * self.intermediate_size),
                     down_proj: linear(self.intermediate_size, d),
+                    intermediate_size: self.intermediate_size,
                 },
                 input_layernorm: norm(),
                 post_attention_layernorm: norm(),
@@ -180,11 +189,19 @@ impl<B: Backend> RotaryTables<B> {
         }
     }
 
+    /// The `cos` and `sin` tables of positions `0..seq`, `[seq, head_dim]` each.
+    pub fn tables(&self, seq: usize) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        (
+            self.cos.clone().narrow(0, 0, seq),
+            self.sin.clone().narrow(0, 0, seq),
+        )
+    }
+
     /// Rotates `x` `[batch, heads, seq, head_dim]` by the angles of positions `0..seq`.
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [_, _, seq, hd] = x.dims();
-        let cos = self.cos.clone().narrow(0, 0, seq).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, 0, seq).unsqueeze::<4>();
+        let (cos, sin) = self.tables(seq);
+        let (cos, sin) = (cos.unsqueeze::<4>(), sin.unsqueeze::<4>());
         let half = hd / 2;
         let x1 = x.clone().narrow(3, 0, half);
         let x2 = x.clone().narrow(3, half, half);
@@ -201,12 +218,9 @@ impl<B: Backend> RotaryTables<B> {
 /// Multi-head self-attention with grouped key/value heads and RoPE.
 #[derive(Module, Debug)]
 pub struct LlamaAttention<B: Backend> {
-    /// Query projection.
-    pub q_proj: Linear<B>,
-    /// Key projection.
-    pub k_proj: Linear<B>,
-    /// Value projection.
-    pub v_proj: Linear<B>,
+    /// Query, key and value projections in one: output columns `[queries | keys | values]`,
+    /// `(heads + 2 · kv_heads) · head_dim` wide.
+    pub qkv_proj: Linear<B>,
     /// Output projection.
     pub o_proj: Linear<B>,
     num_heads: usize,
@@ -215,6 +229,21 @@ pub struct LlamaAttention<B: Backend> {
 }
 
 impl<B: Backend> LlamaAttention<B> {
+    /// Query heads.
+    pub fn num_heads(&self) -> usize {
+        self.num_heads
+    }
+
+    /// Key/value heads.
+    pub fn num_kv_heads(&self) -> usize {
+        self.num_kv_heads
+    }
+
+    /// Width of one head.
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
+    }
+
     fn heads(&self, x: Tensor<B, 3>, n: usize) -> Tensor<B, 4> {
         let [b, l, _] = x.dims();
         x.reshape([b, l, n, self.head_dim]).swap_dims(1, 2)
@@ -234,9 +263,17 @@ impl<B: Backend> LlamaAttention<B> {
     /// Causal self-attention over `x` `[batch, seq, d]`.
     pub fn forward(&self, x: Tensor<B, 3>, rope: &RotaryTables<B>) -> Tensor<B, 3> {
         let [b, l, _] = x.dims();
-        let q = rope.apply(self.heads(self.q_proj.forward(x.clone()), self.num_heads));
-        let k = rope.apply(self.heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
-        let v = self.heads(self.v_proj.forward(x), self.num_kv_heads);
+        let (q_width, kv_width) = (
+            self.num_heads * self.head_dim,
+            self.num_kv_heads * self.head_dim,
+        );
+        let qkv = self.qkv_proj.forward(x);
+        let q = qkv.clone().narrow(2, 0, q_width);
+        let k = qkv.clone().narrow(2, q_width, kv_width);
+        let v = qkv.narrow(2, q_width + kv_width, kv_width);
+        let q = rope.apply(self.heads(q, self.num_heads));
+        let k = rope.apply(self.heads(k, self.num_kv_heads));
+        let v = self.heads(v, self.num_kv_heads);
         let options = AttentionModuleOptions {
             is_causal: true,
             ..Default::default()
@@ -252,19 +289,21 @@ impl<B: Backend> LlamaAttention<B> {
 /// SwiGLU feed-forward block.
 #[derive(Module, Debug)]
 pub struct LlamaMlp<B: Backend> {
-    /// Gate projection.
-    pub gate_proj: Linear<B>,
-    /// Up projection.
-    pub up_proj: Linear<B>,
+    /// Gate and up projections in one: output columns `[gate | up]`, each
+    /// `intermediate_size` wide.
+    pub gate_up_proj: Linear<B>,
     /// Down projection.
     pub down_proj: Linear<B>,
+    intermediate_size: usize,
 }
 
 impl<B: Backend> LlamaMlp<B> {
     /// `down(silu(gate(x)) * up(x))`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let ff = self.intermediate_size;
+        let gate_up = self.gate_up_proj.forward(x);
+        let gate = silu(gate_up.clone().narrow(2, 0, ff));
+        self.down_proj.forward(gate * gate_up.narrow(2, ff, ff))
     }
 }
 
@@ -314,15 +353,32 @@ impl<B: Backend> Llama<B> {
     /// tokens never see the padding, so no mask is needed. Panics (like any burn op) if `layer`
     /// exceeds the depth or `seq` exceeds the rotary tables: callers check first.
     pub fn hidden_states(&self, ids: Tensor<B, 2, Int>, layer: usize) -> Tensor<B, 3> {
-        let mut x = self.embed_tokens.forward(ids);
-        for block in &self.layers[..layer] {
-            x = block.forward(x, &self.rope);
-        }
-        x
+        self.continue_from(self.embed_tokens.forward(ids), 0, layer)
     }
 
     /// Continues the residual stream from `from` blocks to `to` blocks.
-    pub fn continue_from(&self, mut x: Tensor<B, 3>, from: usize, to: usize) -> Tensor<B, 3> {
+    ///
+    /// On the CPU backends this runs the fused kernels of the host path; elsewhere, burn's
+    /// generic tensor operations.
+    pub fn continue_from(&self, x: Tensor<B, 3>, from: usize, to: usize) -> Tensor<B, 3> {
+        if from < to && fused::runs_on_host::<B>() {
+            match fused::continue_on_host(self, x, from, to) {
+                Ok(out) => out,
+                Err(not_f32) => self.continue_generic(not_f32, from, to),
+            }
+        } else {
+            self.continue_generic(x, from, to)
+        }
+    }
+
+    /// [`continue_from`](Self::continue_from) through burn's generic tensor operations (any
+    /// backend; differentiable).
+    pub(crate) fn continue_generic(
+        &self,
+        mut x: Tensor<B, 3>,
+        from: usize,
+        to: usize,
+    ) -> Tensor<B, 3> {
         for block in &self.layers[from..to] {
             x = block.forward(x, &self.rope);
         }

