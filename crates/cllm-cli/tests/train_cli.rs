@@ -90,7 +90,11 @@ fn train_resume_fine_tune_and_align() {
     other.extend_from_slice(&["--seed", "9"]);
     let out = cllm(&other);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("other model/loss/seed/batch"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds a run with other settings (seed"),
+        "the refusal names the changed setting: {err}"
+    );
 
     // a prepared data directory (token cache + vocabulary of run 1) trains without the
     // backbone or the corpus
