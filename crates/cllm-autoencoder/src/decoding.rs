@@ -112,11 +112,16 @@ pub struct DecodedTokens {
 impl DecodedTokens {
     /// Mean log-probability per chosen token (0 for an empty decode).
     pub fn mean_logprob(&self) -> f64 {
-        if self.logprobs.is_empty() {
-            return 0.0;
-        }
-        self.logprobs.iter().map(|&v| f64::from(v)).sum::<f64>() / self.logprobs.len() as f64
+        mean_logprob(&self.logprobs)
     }
+}
+
+/// Mean of per-token log-probabilities (0 for none).
+pub fn mean_logprob(logprobs: &[f32]) -> f64 {
+    if logprobs.is_empty() {
+        return 0.0;
+    }
+    logprobs.iter().map(|&v| f64::from(v)).sum::<f64>() / logprobs.len() as f64
 }
 
 /// Decodes text vectors `z` (`[b, k]`) with `model`'s decoder; `e_v` is the vocabulary

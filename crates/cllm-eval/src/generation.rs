@@ -113,11 +113,7 @@ pub fn generate<B: Backend>(
             reference,
             family_of(&text),
         );
-        let mean_lp = if d.logprobs.is_empty() {
-            0.0
-        } else {
-            d.logprobs.iter().map(|&v| f64::from(v)).sum::<f64>() / d.logprobs.len() as f64
-        };
+        let mean_lp = cllm_autoencoder::decoding::mean_logprob(&d.logprobs);
         texts.push(GeneratedText {
             rank: 0,
             vector,
