@@ -8,13 +8,44 @@ texts, token ids, split families and embedding rows that the Rust trainer sees.
 RUN_DIR is the output folder of `cllm train` (it holds tokens-L256.safetensors and
 vocab.safetensors). Needs numpy and safetensors. Text bytes are not reconstructed (the
 pilot only prints them): vocab_bytes_hex holds the token id in ASCII instead.
+
+Needs numpy; reads the safetensors files with the `safetensors` package when it is
+installed and with a few lines of numpy otherwise (the GPU machine may lack the package).
 """
 import json
 import os
 import sys
 
 import numpy as np
-from safetensors import safe_open
+
+try:
+    from safetensors import safe_open
+except ImportError:  # the format is simple: u64 header length, JSON header, raw tensors
+    _DTYPES = {"F32": np.float32, "F16": np.float16, "U32": np.uint32, "I32": np.int32,
+               "U64": np.uint64, "I64": np.int64, "U8": np.uint8}
+
+    class safe_open:  # noqa: N801 (the package's own name)
+        def __init__(self, path, framework):
+            with open(path, "rb") as f:
+                self._buf = f.read()
+            n = int.from_bytes(self._buf[:8], "little")
+            self._header = json.loads(self._buf[8:8 + n])
+            self._base = 8 + n
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def metadata(self):
+            return self._header.get("__metadata__", {})
+
+        def get_tensor(self, name):
+            t = self._header[name]
+            lo, hi = t["data_offsets"]
+            raw = self._buf[self._base + lo:self._base + hi]
+            return np.frombuffer(raw, _DTYPES[t["dtype"]]).reshape(t["shape"])
 
 
 def main():

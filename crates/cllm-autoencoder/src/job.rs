@@ -151,15 +151,7 @@ pub fn run_train_job<B: AutodiffBackend>(
     device: &B::Device,
     control: &RunControl,
 ) -> Result<JobReport> {
-    let pad_id = backbone
-        .tokenizer()
-        .token_to_id(&job.pad_token)
-        .ok_or_else(|| {
-            AutoencoderError::InvalidConfig(format!(
-                "the backbone's tokenizer has no {:?} token to pad with",
-                job.pad_token
-            ))
-        })?;
+    let pad_id = pad_id(backbone, &job.pad_token)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|e| AutoencoderError::io(&job.out_dir, e))?;
     let cache = cached_tokens(
         &job.out_dir,
@@ -178,6 +170,54 @@ pub fn run_train_job<B: AutodiffBackend>(
         device,
         control,
     )
+}
+
+/// What [`prepare_data_dir`] wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedData {
+    /// Texts in the token cache.
+    pub texts: usize,
+    /// Rows of the vocabulary table.
+    pub vocab: usize,
+    /// The two files.
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes a prepared data directory for [`run_prepared_train_job`] (`cllm train --data`):
+/// the corpus's token cache (`tokens-L{max_len}.safetensors`, family tags included) and its
+/// vocabulary table (`vocab.safetensors`). With them a machine that has neither the
+/// backbone's model file nor the corpus can train: a GPU lent for minutes, say.
+pub fn prepare_data_dir<B: burn::tensor::backend::Backend>(
+    out_dir: &Path,
+    backbone: &LlamaBackbone<B>,
+    docs: &[Document],
+    max_len: usize,
+    pad_token: &str,
+) -> Result<PreparedData> {
+    let pad_id = pad_id(backbone, pad_token)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| AutoencoderError::io(out_dir, e))?;
+    let cache = cached_tokens(out_dir, docs, backbone, max_len, pad_id)?;
+    let texts = cache.len();
+    let data = TrainData::new(cache, None, &embedding_table(backbone)?, backbone.width())?;
+    let vocab_path = out_dir.join(crate::codec::files::VOCAB);
+    data.vocab.save(&vocab_path)?;
+    Ok(PreparedData {
+        texts,
+        vocab: data.vocab.len(),
+        files: vec![out_dir.join(cache_file_name(max_len)), vocab_path],
+    })
+}
+
+/// The id of the token that pads texts and marks their end.
+fn pad_id<B: burn::tensor::backend::Backend>(
+    backbone: &LlamaBackbone<B>,
+    pad_token: &str,
+) -> Result<u32> {
+    backbone.tokenizer().token_to_id(pad_token).ok_or_else(|| {
+        AutoencoderError::InvalidConfig(format!(
+            "the backbone's tokenizer has no {pad_token:?} token to pad with"
+        ))
+    })
 }
 
 /// Runs (or resumes) a training job from a prepared data directory — the output directory

@@ -74,8 +74,8 @@ pub use error::{AutoencoderError, Result};
 pub use eval::{evaluate, EvalReport};
 pub use export::{encode_corpus, read_vectors, write_vector_file, write_vectors, VectorFile};
 pub use job::{
-    run_prepared_train_job, run_train_job, FamilySeparation, FreeRunning, JobReport, SplitResult,
-    TrainJob,
+    prepare_data_dir, run_prepared_train_job, run_train_job, FamilySeparation, FreeRunning,
+    JobReport, PreparedData, SplitResult, TrainJob,
 };
 pub use loss::LossConfig;
 pub use model::{CllmModel, Decoder, MirrorDecoder};

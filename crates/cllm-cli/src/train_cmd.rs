@@ -8,9 +8,9 @@ use std::sync::Arc;
 use burn::module::Module;
 use clap::Args;
 use cllm_autoencoder::{
-    run_prepared_train_job, run_train_job, ArDecoderConfig, AutoencoderError, CllmConfig,
-    CllmModel, DecoderConfig, DefaultTrainBackend, JobReport, LossConfig, RunControl, SplitOptions,
-    TrainJob, TrainOptions,
+    prepare_data_dir, run_prepared_train_job, run_train_job, ArDecoderConfig, AutoencoderError,
+    CllmConfig, CllmModel, DecoderConfig, DefaultTrainBackend, JobReport, LossConfig, RunControl,
+    SplitOptions, TrainJob, TrainOptions,
 };
 use cllm_backbone::{device, LlamaBackbone};
 
@@ -60,6 +60,10 @@ pub struct TrainArgs {
     /// Stop after this many seconds of training (not reproducible).
     #[arg(long)]
     time_budget: Option<f64>,
+    /// Decay the learning rate over --time-budget instead of --steps (the PyTorch pilot's
+    /// schedule, for runs sized by time such as a GPU lent for minutes; not reproducible).
+    #[arg(long, requires = "time_budget")]
+    schedule_over_time: bool,
     /// Texts per step.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -134,6 +138,10 @@ pub struct TrainArgs {
     /// Texts per split scored in the final report.
     #[arg(long, default_value_t = 256)]
     report_texts: usize,
+    /// Only write the prepared data (token cache and vocabulary table) into --out and stop:
+    /// what `--data` needs on a machine without the model files (`scripts/gpu/bundle.sh`).
+    #[arg(long, conflicts_with_all = ["data", "init_from", "family"])]
+    prepare_only: bool,
 }
 
 impl TrainArgs {
@@ -212,6 +220,7 @@ impl TrainArgs {
             warmup_steps: self.warmup.min(self.steps / 4).max(1),
             max_steps: self.steps,
             time_budget_s: self.time_budget,
+            schedule_over_time: self.schedule_over_time,
             token_dropout: self.token_dropout,
             eval_every: self.eval_every,
             eval_max_texts: self.eval_texts,
@@ -286,6 +295,17 @@ pub fn run(args: TrainArgs) -> CmdResult {
             corpus.focus_groups(&split_groups);
             let docs = corpus.documents();
             let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+            if args.prepare_only {
+                let max_len = job.options.model.max_len;
+                let p = prepare_data_dir(&job.out_dir, &backbone, docs, max_len, &job.pad_token)?;
+                println!(
+                    "prepared {} texts, {} vocabulary rows -> {dir} (train with --data {dir})",
+                    p.texts,
+                    p.vocab,
+                    dir = job.out_dir.display()
+                );
+                return Ok(());
+            }
             run_train_job::<DefaultTrainBackend>(&job, &backbone, docs, &dev, &control)
         }
     };

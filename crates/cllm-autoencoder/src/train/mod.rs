@@ -96,6 +96,7 @@ pub fn train<B: AutodiffBackend>(
     let model_dir = out_dir.join(MODEL_DIR);
     let bar = progress_bar(opts, run.state.step);
     let (session_start, elapsed_before) = (Instant::now(), run.state.elapsed_s);
+    let first_step = run.state.step;
     let mut align_skipped = 0usize;
     run.state.stopped = run
         .state
@@ -129,7 +130,7 @@ pub fn train<B: AutodiffBackend>(
 
         // the objective and the update
         B::seed(device, rng_seed(opts.seed, stream::BACKEND, step));
-        let lr = opts.lr_at(state.step);
+        let lr = opts.lr_at_time(state.step, state.elapsed_s);
         let out = batch_loss(
             &run.model,
             &e_v,
@@ -146,6 +147,12 @@ pub fn train<B: AutodiffBackend>(
             .state
             .record_step(&out.values, out.batch_token_accuracy, lr, elapsed_s);
         report_step(&bar, &record, opts);
+        if run.state.step == first_step + 1 {
+            tracing::info!(
+                seconds = session_start.elapsed().as_secs_f64(),
+                "first step done (kernel compilation and warm-up included)"
+            );
+        }
 
         // validation, stop and checkpoint
         let last = run.state.step >= opts.max_steps;

@@ -28,6 +28,11 @@ pub struct TrainOptions {
     pub max_steps: usize,
     /// Optional wall-clock budget in seconds (stops early; not reproducible).
     pub time_budget_s: Option<f64>,
+    /// Decay the learning rate over the wall-clock budget instead of `max_steps` (the
+    /// PyTorch pilot's schedule, for runs sized by time, e.g. on a GPU lent for minutes).
+    /// Needs `time_budget_s`; not reproducible, like the budget itself.
+    #[serde(default)]
+    pub schedule_over_time: bool,
     /// AdamW weight decay.
     pub weight_decay: f32,
     /// Gradient clipping by norm (burn clips each parameter tensor's gradient norm).
@@ -73,6 +78,7 @@ impl Default for TrainOptions {
             warmup_steps: 100,
             max_steps: 5000,
             time_budget_s: None,
+            schedule_over_time: false,
             weight_decay: 1e-2,
             grad_clip_norm: Some(1.0),
             token_dropout: 0.0,
@@ -103,10 +109,41 @@ impl TrainOptions {
     /// assert!(o.lr_at(109) < 1e-5);
     /// ```
     pub fn lr_at(&self, step: usize) -> f64 {
-        let warm = ((step + 1) as f64 / self.warmup_steps.max(1) as f64).min(1.0);
         let decay_steps = self.max_steps.saturating_sub(self.warmup_steps).max(1) as f64;
         let t = (step.saturating_sub(self.warmup_steps.saturating_sub(1)) as f64 / decay_steps)
             .min(1.0);
+        self.warm_cosine(step, t)
+    }
+
+    /// The learning rate at `step` after `elapsed_s` seconds of the run: [`Self::lr_at`],
+    /// or with [`Self::schedule_over_time`] the cosine decay spans the time budget (the
+    /// warm-up still counts steps).
+    ///
+    /// ```
+    /// let o = cllm_autoencoder::TrainOptions {
+    ///     warmup_steps: 10, max_steps: 1_000_000, time_budget_s: Some(60.0),
+    ///     schedule_over_time: true, ..Default::default()
+    /// };
+    /// assert!((o.lr_at_time(20, 30.0) - 0.5 * o.learning_rate).abs() < 1e-12);
+    /// assert!(o.lr_at_time(20, 60.0) < 1e-12);
+    /// ```
+    pub fn lr_at_time(&self, step: usize, elapsed_s: f64) -> f64 {
+        match (self.schedule_over_time, self.time_budget_s) {
+            (true, Some(budget)) if budget > 0.0 => {
+                let t = if step + 1 < self.warmup_steps {
+                    0.0
+                } else {
+                    (elapsed_s / budget).clamp(0.0, 1.0)
+                };
+                self.warm_cosine(step, t)
+            }
+            _ => self.lr_at(step),
+        }
+    }
+
+    /// Linear warm-up over `warmup_steps`, times the cosine at progress `t ∈ [0, 1]`.
+    fn warm_cosine(&self, step: usize, t: f64) -> f64 {
+        let warm = ((step + 1) as f64 / self.warmup_steps.max(1) as f64).min(1.0);
         let cos = 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
         let min = self.min_lr_fraction.clamp(0.0, 1.0);
         self.learning_rate * warm * (min + (1.0 - min) * cos)
@@ -129,7 +166,7 @@ impl TrainOptions {
     /// assert_eq!(a.changed_settings(&b), vec!["learning_rate", "max_steps"]);
     /// ```
     pub fn changed_settings(&self, other: &TrainOptions) -> Vec<&'static str> {
-        let checks: [(&'static str, bool); 16] = [
+        let checks: [(&'static str, bool); 17] = [
             ("model", self.model == other.model),
             ("loss", self.loss == other.loss),
             ("batch_size", self.batch_size == other.batch_size),
@@ -140,6 +177,10 @@ impl TrainOptions {
             ),
             ("warmup_steps", self.warmup_steps == other.warmup_steps),
             ("max_steps", self.max_steps == other.max_steps),
+            (
+                "schedule_over_time",
+                self.schedule_over_time == other.schedule_over_time,
+            ),
             ("weight_decay", self.weight_decay == other.weight_decay),
             (
                 "grad_clip_norm",
@@ -174,6 +215,9 @@ impl TrainOptions {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate must be positive");
+        }
+        if self.schedule_over_time && !self.time_budget_s.is_some_and(|b| b > 0.0) {
+            return bad("schedule_over_time needs a positive time budget");
         }
         if !(0.0..1.0).contains(&self.token_dropout) || !(0.0..1.0).contains(&self.replay_fraction)
         {
