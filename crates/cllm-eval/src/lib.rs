@@ -10,16 +10,40 @@
 //! - [`generation`]: the `cllm generate` pipeline (draw → decode → score → rank → JSONL
 //!   and markdown).
 //!
+//! And the experiment's report:
+//!
+//! - [`metrics`]: checked AUROC (ties averaged), rates, and seeded percentile-bootstrap
+//!   95% [`Interval`]s ([`bootstrap_auroc`], [`bootstrap_mean`], [`bootstrap_rate`]);
+//! - [`projection`]: [`Pca2`], a deterministic 2-D principal-component map of a vector
+//!   space;
+//! - [`plot`]: dependency-free SVG figures: [`scatter_map`] (the latent map with void
+//!   zones), [`interval_bars`] (estimates with intervals), [`line_chart`] (curves, sweeps);
+//! - [`report_page`]: [`html_page`], one self-contained `report.html` (tables, figures, the
+//!   report data embedded as JSON, and an interactive latent map).
+//!
 //! Decoding itself (greedy, beam, nucleus, repetition rules) is the CLLM's:
 //! [`cllm_autoencoder::decoding`].
 #![deny(missing_docs)]
 
 mod error;
 pub mod generation;
+mod markup;
+pub mod metrics;
+pub mod plot;
+pub mod projection;
+pub mod report_page;
 pub mod scoring;
 pub mod sources;
 
 pub use error::{EvalError, Result};
 pub use generation::{generate, DataPoints, GenerateOptions, GenerationReport};
+pub use metrics::{auroc, bootstrap_auroc, bootstrap_mean, bootstrap_rate, rate, Interval};
+pub use plot::{
+    interval_bars, line_chart, scatter_map, IntervalBar, MapCircle, MapPoint, Series, PALETTE,
+};
+pub use projection::Pca2;
+pub use report_page::{
+    html_page, Block, InteractiveMap, InteractivePoint, InteractiveZone, Section, Table, ZoneSample,
+};
 pub use scoring::{ReferenceCorpus, TextScores};
 pub use sources::{Provenance, VectorSource};
