@@ -11,9 +11,12 @@
 //! | [`corpus`] | `cllm-corpus` | default assets (pip, sha256-pinned) and the recipe corpus |
 //! | [`autoencoder`] | `cllm-autoencoder` | the CLLM: token matrix ↔ text vector, training |
 //! | [`void`] | `cllm-void` | vector store, k-NN, void zones and their significance |
+//! | [`eval`] | `cllm-eval` | vector → text: samplers, scoring, `generate`, the method's `experiment` and its report |
 //!
 //! The backend features (`flex`, the default; `ndarray`, `openblas`, `wgpu`, `cuda`) are
-//! forwarded to `cllm-backbone` and `cllm-autoencoder`, so that both pick the same backend.
+//! forwarded to every crate that has them, so that all pick the same backend. Examples:
+//! `cargo run --release --example method` (the whole loop), `quickstart` (text → vector →
+//! text), `generate` (decode a trained model's voids).
 //!
 //! ```no_run
 //! use cllm::backbone::{device, LlamaBackbone};
@@ -33,5 +36,6 @@ pub use cllm_autoencoder as autoencoder;
 pub use cllm_backbone as backbone;
 pub use cllm_core as core;
 pub use cllm_corpus as corpus;
+pub use cllm_eval as eval;
 pub use cllm_gguf as gguf;
 pub use cllm_void as void;

@@ -169,7 +169,12 @@ impl<B: Backend> Cllm<B> {
     pub fn model(&self) -> &CllmModel<B> {
         &self.model
     }
-    /// The vocabulary table.
+    /// The device the model runs on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// The corpus vocabulary table.
     pub fn vocab(&self) -> &VocabTable {
         &self.vocab
     }

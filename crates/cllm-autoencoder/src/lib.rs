@@ -49,6 +49,7 @@
 pub mod ar;
 pub mod batch;
 pub mod cache;
+pub mod code_fit;
 pub mod codec;
 pub mod config;
 pub mod decoding;

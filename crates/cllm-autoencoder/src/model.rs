@@ -194,6 +194,17 @@ pub struct CllmModel<B: Backend> {
 }
 
 impl<B: Backend> CllmModel<B> {
+    /// The same model with its decoder and the head's scale frozen (no gradients; the
+    /// encoder still learns through them): CLLM2's encoder-only reading, whose codes are
+    /// read by CLLM1's decoder by construction.
+    pub fn with_frozen_decoder(self) -> Self {
+        Self {
+            decoder: self.decoder.no_grad(),
+            log_scale: self.log_scale.no_grad(),
+            ..self
+        }
+    }
+
     /// Builds a freshly initialised model (seed the backend first for reproducibility).
     ///
     /// burn initialises parameters lazily, at their first use, from the backend's RNG as it

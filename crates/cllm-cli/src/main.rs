@@ -20,6 +20,7 @@ mod corpus_args;
 mod corpus_cmd;
 mod embed;
 mod encode_cmd;
+mod experiment_cmd;
 mod generate_cmd;
 mod progress;
 mod sentence_cmd;
@@ -79,6 +80,9 @@ enum Command {
     Generate(Box<generate_cmd::GenerateArgs>),
     /// Reconstruct texts through a trained CLLM (text → vector → text).
     Decode(Box<generate_cmd::DecodeCmdArgs>),
+    /// The method's test: hold a family out of CLLM1, find its voids, read CLLM2's codes
+    /// with CLLM1's decoder, decode void samples; writes a report (md, json, svg, html).
+    Experiment(Box<experiment_cmd::ExperimentArgs>),
 }
 
 /// Where the assets come from (shared by every command that needs them).
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode_cmd::run(args),
         Command::Voids(args) => voids_cmd::run_voids(args),
         Command::Generate(args) => generate_cmd::run_generate(*args),
+        Command::Experiment(args) => experiment_cmd::run(*args),
         Command::Decode(args) => generate_cmd::run_decode(*args),
         Command::Store { command } => voids_cmd::run_store(command),
     };

@@ -127,6 +127,9 @@ pub struct TrainArgs {
     /// Fine-tuning: fraction of every batch replayed from the rest of the corpus.
     #[arg(long, default_value_t = 0.0)]
     replay_fraction: f64,
+    /// Fine-tuning: train the encoder only, the decoder of --init-from kept as it is.
+    #[arg(long, requires = "init_from")]
+    freeze_decoder: bool,
     /// Only the first N documents of the corpus (quick trials).
     #[arg(long, conflicts_with = "data")]
     limit: Option<usize>,
@@ -234,6 +237,7 @@ impl TrainArgs {
             },
             init_from: self.init_from.clone(),
             replay_fraction: self.replay_fraction,
+            freeze_decoder: self.freeze_decoder,
             ..Default::default()
         };
         let mut job = TrainJob::new(options, &self.out);
@@ -342,7 +346,7 @@ fn print_model(job: &TrainJob, dev: &device::DefaultDevice) -> CmdResult {
 
 /// A stop flag set by Ctrl-C: the first finishes the step, writes a checkpoint and stops;
 /// a second exits at once.
-fn interrupt_control() -> RunControl {
+pub(crate) fn interrupt_control() -> RunControl {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let first = AtomicBool::new(true);

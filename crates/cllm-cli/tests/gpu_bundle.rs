@@ -40,7 +40,14 @@ fn s(p: &Path) -> &str {
 fn bundle(tmp: &Path) -> PathBuf {
     let prep = tmp.join("prep");
     let out = Command::new(env!("CARGO_BIN_EXE_cllm"))
-        .args(["train", "--prepare-only", "--limit", "200", "--out", s(&prep)])
+        .args([
+            "train",
+            "--prepare-only",
+            "--limit",
+            "200",
+            "--out",
+            s(&prep),
+        ])
         .output()
         .expect("running cllm");
     show("cllm train --prepare-only", &out);
@@ -113,9 +120,15 @@ fn the_gpu_run_in_cpu_mode_trains_every_step_and_writes_every_number() {
         assert_eq!(step["rc"], 0, "{name} failed: see {}", out_dir.display());
         assert!(step["steps"].as_u64().unwrap_or(0) >= 1, "{name}: no step");
         assert!(step["texts_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
-        assert!(step["first_step_s"].as_f64().is_some(), "{name}: no time to first step");
+        assert!(
+            step["first_step_s"].as_f64().is_some(),
+            "{name}: no time to first step"
+        );
         let splits = step["splits"].as_object().expect("splits");
-        assert!(splits.contains_key("train") && splits.contains_key("val"), "{name}");
+        assert!(
+            splits.contains_key("train") && splits.contains_key("val"),
+            "{name}"
+        );
         if name == "cllm2-soup" {
             assert!(!splits.contains_key("soup"), "soup is trained on by CLLM2");
         } else {
@@ -126,7 +139,13 @@ fn the_gpu_run_in_cpu_mode_trains_every_step_and_writes_every_number() {
     let decoders: Vec<&str> = steps.iter().filter_map(|s| s["decoder"].as_str()).collect();
     assert_eq!(
         decoders,
-        ["mirror", "autoregressive", "autoregressive", "mirror", "autoregressive"]
+        [
+            "mirror",
+            "autoregressive",
+            "autoregressive",
+            "mirror",
+            "autoregressive"
+        ]
     );
 }
 

@@ -21,11 +21,16 @@
 //! - [`report_page`]: [`html_page`], one self-contained `report.html` (tables, figures, the
 //!   report data embedded as JSON, and an interactive latent map).
 //!
+//! And the method's own test, end to end: [`experiment`] (`cllm experiment`: CLLM1 with a
+//! family held out, void zones of its training vectors, membership, three readings of
+//! CLLM2 cross-decoded by CLLM1, discovery from voids, and the report).
+//!
 //! Decoding itself (greedy, beam, nucleus, repetition rules) is the CLLM's:
 //! [`cllm_autoencoder::decoding`].
 #![deny(missing_docs)]
 
 mod error;
+pub mod experiment;
 pub mod generation;
 mod markup;
 pub mod metrics;
@@ -36,6 +41,7 @@ pub mod scoring;
 pub mod sources;
 
 pub use error::{EvalError, Result};
+pub use experiment::{run_experiment, ExperimentOptions, ExperimentReport};
 pub use generation::{generate, DataPoints, GenerateOptions, GenerationReport};
 pub use metrics::{auroc, bootstrap_auroc, bootstrap_mean, bootstrap_rate, rate, Interval};
 pub use plot::{

@@ -61,7 +61,7 @@ pub(crate) fn start_or_resume<B: AutodiffBackend>(
         persist::write_json(&out_dir.join(RUN), opts)?;
         data.vocab.save(&out_dir.join(files::VOCAB))?;
         return Ok(Run {
-            model,
+            model: frozen_as_asked(model, opts),
             optim,
             state: TrainState::default(),
         });
@@ -88,10 +88,19 @@ pub(crate) fn start_or_resume<B: AutodiffBackend>(
     let state: TrainState = persist::read_json(&dir.join(STATE))?;
     tracing::info!(step = state.step, dir = %dir.display(), "resuming");
     Ok(Run {
-        model,
+        model: frozen_as_asked(model, opts),
         optim,
         state,
     })
+}
+
+/// The model with its decoder frozen when the run trains the encoder only.
+fn frozen_as_asked<B: AutodiffBackend>(model: CllmModel<B>, opts: &TrainOptions) -> CllmModel<B> {
+    if opts.freeze_decoder {
+        model.with_frozen_decoder()
+    } else {
+        model
+    }
 }
 
 const CHECKPOINTS: &str = "checkpoints";

@@ -103,6 +103,37 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     })
 }
 
+/// The decoder's cross-entropy of restoring the texts of `hb` from the vectors `z`: no
+/// latent terms, no word dropout, no matrix terms, the full vocabulary. What fitting codes
+/// through a frozen decoder minimises ([`crate::code_fit`]).
+pub(crate) fn restoration_ce<B: AutodiffBackend>(
+    model: &CllmModel<B>,
+    z: Tensor<B, 2>,
+    e_v: &Tensor<B, 2>,
+    hb: &HostBatch,
+) -> Tensor<B, 1> {
+    let cfg = LossConfig {
+        negatives: None,
+        ..LossConfig::new()
+    };
+    let head = match &model.decoder {
+        Decoder::Mirror(mirror) => mirror_loss(mirror, z, e_v, hb, &cfg, 0, 0),
+        Decoder::Autoregressive(ar) => {
+            let mut ar = ar.clone();
+            ar.word_dropout = 0.0;
+            ar_loss(&ar, z, e_v, hb, 0, 0)
+        }
+    };
+    tied_head_ce_chunked(
+        head.rows,
+        head.candidates,
+        model.logit_scale(),
+        int_tensor(&head.targets, &e_v.device()),
+        DEFAULT_CHUNK_LOGITS,
+    )
+    .0
+}
+
 /// The rows the tied head scores, and what else the decoder adds to the loss.
 struct HeadInput<B: Backend> {
     rows: Tensor<B, 2>,

@@ -63,6 +63,10 @@ pub struct TrainOptions {
     pub init_from: Option<PathBuf>,
     /// Fine-tuning: fraction of every batch drawn from the replay corpus.
     pub replay_fraction: f64,
+    /// Train the encoder only; the decoder and the head keep their weights (with
+    /// `init_from`: CLLM2 whose codes CLLM1's decoder reads by construction).
+    #[serde(default)]
+    pub freeze_decoder: bool,
 }
 
 impl Default for TrainOptions {
@@ -94,6 +98,7 @@ impl Default for TrainOptions {
             split: SplitOptions::default(),
             init_from: None,
             replay_fraction: 0.0,
+            freeze_decoder: false,
         }
     }
 }
@@ -166,7 +171,7 @@ impl TrainOptions {
     /// assert_eq!(a.changed_settings(&b), vec!["learning_rate", "max_steps"]);
     /// ```
     pub fn changed_settings(&self, other: &TrainOptions) -> Vec<&'static str> {
-        let checks: [(&'static str, bool); 17] = [
+        let checks: [(&'static str, bool); 18] = [
             ("model", self.model == other.model),
             ("loss", self.loss == other.loss),
             ("batch_size", self.batch_size == other.batch_size),
@@ -196,6 +201,10 @@ impl TrainOptions {
                 self.replay_fraction == other.replay_fraction,
             ),
             (
+                "freeze_decoder",
+                self.freeze_decoder == other.freeze_decoder,
+            ),
+            (
                 "eval_max_texts",
                 self.eval_max_texts == other.eval_max_texts,
             ),
@@ -215,6 +224,9 @@ impl TrainOptions {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate must be positive");
+        }
+        if self.freeze_decoder && self.init_from.is_none() {
+            return bad("freeze_decoder needs init_from (a trained decoder to keep)");
         }
         if self.schedule_over_time && !self.time_budget_s.is_some_and(|b| b > 0.0) {
             return bad("schedule_over_time needs a positive time budget");

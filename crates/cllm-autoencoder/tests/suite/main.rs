@@ -5,6 +5,7 @@ mod autoregressive;
 mod codec;
 mod common;
 mod learning;
+mod readings;
 mod resume;
 mod semantic;
 mod smollm2_rows;

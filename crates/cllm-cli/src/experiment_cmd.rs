@@ -1,0 +1,189 @@
+//! `cllm experiment`: the method's own test on a held-out family, end to end, with its
+//! report (`cllm_eval::experiment`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cllm_autoencoder::{
+    AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend, SplitOptions, TrainOptions,
+};
+use cllm_backbone::{device, LlamaBackbone};
+use cllm_eval::experiment::{run_experiment, ExperimentOptions, Reading};
+
+use crate::corpus_args::CorpusArgs;
+use crate::train_cmd::interrupt_control;
+use crate::{AssetArgs, CmdResult};
+
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    #[command(flatten)]
+    assets: AssetArgs,
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    /// The family (group) held out of CLLM1 and looked for in its voids.
+    #[arg(long, default_value = "pizza")]
+    family: String,
+    /// CLLM1's architecture preset (default: cpu-k64 on the CPU backend, k64 on a GPU).
+    #[arg(long)]
+    preset: Option<String>,
+    /// CLLM1's architecture as JSON (a `CllmConfig`) instead of a preset.
+    #[arg(long, conflicts_with = "preset")]
+    model_config: Option<PathBuf>,
+    /// Text-vector size (overrides the preset's k).
+    #[arg(long)]
+    k: Option<usize>,
+    /// CLLM1's decoder: ar (default) or mirror.
+    #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
+    decoder: String,
+    /// CLLM1's training budget in minutes of wall time (the default fits the whole
+    /// experiment into 20 minutes on 2 CPU cores).
+    #[arg(long, default_value_t = 11.0)]
+    train_minutes: f64,
+    /// CLLM1's step budget (the cosine decay spans it; the time budget usually stops first).
+    #[arg(long, default_value_t = 1200)]
+    steps: usize,
+    /// CLLM1's texts per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// CLLM1's peak learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// The readings of CLLM2: a (fine-tune everything), b (encoder only), c (fit codes).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
+    readings: Vec<String>,
+    /// Wall-clock budget of each CLLM2 fine-tuning, seconds.
+    #[arg(long, default_value_t = 90.0)]
+    finetune_seconds: f64,
+    /// Adam steps per batch of codes in reading c.
+    #[arg(long, default_value_t = 60)]
+    fit_steps: usize,
+    /// Family and validation texts scored (seeded sample).
+    #[arg(long, default_value_t = 48)]
+    texts: usize,
+    /// Samples per source in the discovery step.
+    #[arg(long, default_value_t = 24)]
+    samples: usize,
+    /// Null runs of the void search (0: no null test).
+    #[arg(long, default_value_t = 19)]
+    null_runs: usize,
+    /// Only the first N documents of the corpus (quick trials).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seed of everything.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder (report.md, report.json, report.html, SVG figures, the runs). Running
+    /// the same command again reuses every finished step.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl ExperimentArgs {
+    fn options(&self) -> Result<ExperimentOptions, Box<dyn std::error::Error + Send + Sync>> {
+        let preset = match (&self.preset, device::backend_name()) {
+            (Some(p), _) => p.clone(),
+            (None, "flex" | "ndarray") => "cpu-k64".into(),
+            (None, _) => "k64".into(),
+        };
+        let mut model = match &self.model_config {
+            Some(file) => CllmConfig::load_json(file)?,
+            None => CllmConfig::preset(&preset)?,
+        };
+        if let Some(k) = self.k {
+            model.k = k;
+        }
+        model.decoder = match (self.decoder.as_str(), model.decoder) {
+            ("mirror", _) => DecoderConfig::Mirror,
+            (_, ar @ DecoderConfig::Autoregressive(_)) => ar,
+            _ => DecoderConfig::Autoregressive(Default::default()),
+        };
+        let cllm1 = TrainOptions {
+            model,
+            batch_size: self.batch,
+            learning_rate: self.lr,
+            warmup_steps: (self.steps / 20).clamp(1, 100),
+            max_steps: self.steps,
+            time_budget_s: Some(self.train_minutes * 60.0),
+            eval_every: (self.steps / 6).max(1),
+            eval_max_texts: 64,
+            checkpoint_every: 100,
+            seed: self.seed,
+            split: SplitOptions {
+                held_out_families: vec![self.family.clone()],
+                val_fraction: 0.05,
+                seed: self.seed,
+            },
+            ..Default::default()
+        };
+        let mut opts = ExperimentOptions::new(&self.family, cllm1);
+        opts.readings = self
+            .readings
+            .iter()
+            .map(|r| match r.as_str() {
+                "a" => Ok(Reading::WholeModel),
+                "b" => Ok(Reading::EncoderOnly),
+                "c" => Ok(Reading::FittedCodes),
+                other => Err(format!("unknown reading {other:?}: a, b or c")),
+            })
+            .collect::<Result<_, _>>()?;
+        opts.finetune_time_s = Some(self.finetune_seconds);
+        opts.code_fit.steps = self.fit_steps;
+        opts.texts_per_split = self.texts;
+        opts.samples = self.samples;
+        opts.voids.null.runs = self.null_runs;
+        opts.seed = self.seed;
+        Ok(opts)
+    }
+}
+
+pub fn run(args: ExperimentArgs) -> CmdResult {
+    let opts = args.options()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/experiment-{}", args.family)));
+    let (paths, mut corpus) = args.corpus.resolve(&args.assets, false)?;
+    corpus.truncate(args.limit.unwrap_or(usize::MAX));
+    corpus.require_groups(std::slice::from_ref(&args.family))?;
+    corpus.focus_groups(std::slice::from_ref(&args.family));
+    let dev = device::default_device()?;
+    let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+    eprintln!(
+        "experiment: {} held out; CLLM1 {} (k = {}) for at most {:.1} min on {}; output {}",
+        args.family,
+        args.decoder,
+        opts.cllm1.model.k,
+        args.train_minutes,
+        device::backend_name(),
+        out.display()
+    );
+    let control = interrupt_control();
+    let report = match run_experiment::<DefaultTrainBackend>(
+        &opts,
+        &out,
+        &backbone,
+        corpus.documents(),
+        &dev,
+        &control,
+    ) {
+        Err(cllm_eval::EvalError::Autoencoder(AutoencoderError::Interrupted { step, .. })) => {
+            eprintln!("stopped at step {step}. Run the same command again to resume.");
+            return Err("interrupted".into());
+        }
+        r => r?,
+    };
+    println!(
+        "{}",
+        std::fs::read_to_string(out.join("report.md"))?
+            .lines()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!(
+        "\nexperiment done in {:.0} s: {}/report.md, report.html, report.json, map.svg, auroc.svg, training.svg",
+        report.wall_s,
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! `cllm experiment` end to end on a tiny random backbone and three dozen JSONL texts, in
+//! seconds: every step runs, every file of the report is written, the family never reaches
+//! CLLM1's training, and a second run reuses the finished steps. Checks the wiring, not
+//! what the models learn.
+
+mod common;
+
+use std::path::Path;
+
+use cllm_autoencoder::{CllmConfig, StageConfig};
+use common::{cllm, tiny_gguf, D};
+
+fn write_corpus(dir: &Path) -> String {
+    let dishes = [
+        ("soup", "Tomato soup", "simmer the tomatoes in stock"),
+        ("salad", "Bean salad", "toss the beans with oil"),
+        ("bread", "Rye bread", "knead the dough and bake"),
+    ];
+    let mut lines = String::new();
+    for i in 0..36 {
+        let (group, title, step) = dishes[i % 3];
+        lines += &serde_json::json!({
+            "id": format!("r{i}"),
+            "title": format!("{title} {i}"),
+            "text": format!("{title} {i}\nSteps:\n1. {step} for {i} minutes."),
+            "groups": group,
+        })
+        .to_string();
+        lines.push('\n');
+    }
+    let p = dir.join("dishes.jsonl");
+    std::fs::write(&p, lines).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn the_experiment_runs_every_step_and_writes_its_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let gguf = tiny_gguf(t).to_str().unwrap().to_string();
+    let corpus = write_corpus(t);
+    let config = CllmConfig::new(D, 64, 32, 8, vec![StageConfig::new(1, 4, 32)]).with_heads(2);
+    let config_path = t.join("model.json");
+    std::fs::write(&config_path, serde_json::to_string(&config).unwrap()).unwrap();
+    let out_dir = t.join("exp");
+    let cache = t.join("empty-cache");
+    let args = [
+        "experiment",
+        "--offline",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--gguf",
+        &gguf,
+        "--corpus",
+        &corpus,
+        "--family",
+        "soup",
+        "--model-config",
+        config_path.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--batch",
+        "4",
+        "--finetune-seconds",
+        "5",
+        "--fit-steps",
+        "3",
+        "--texts",
+        "6",
+        "--samples",
+        "3",
+        "--null-runs",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = cllm(&args);
+    assert!(out.status.success());
+    for f in [
+        "report.md",
+        "report.json",
+        "report.html",
+        "map.svg",
+        "auroc.svg",
+        "training.svg",
+        "voids.json",
+        "fitted-codes.json",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    // the family never reaches CLLM1: 12 soups held out, the rest split into train and val
+    assert_eq!(report["split"]["family_in_corpus"], 12);
+    assert_eq!(report["split"]["family_in_training"], false);
+    let train = report["split"]["train"].as_u64().unwrap();
+    let sizes = report["cllm1"]["split_sizes"].as_array().unwrap();
+    assert!(
+        sizes.iter().any(|s| s[0] == "soup" && s[1] == 12),
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.iter().any(|s| s[0] == "train" && s[1] == train),
+        "{sizes:?}"
+    );
+    // every reading, two spaces, four discovery sources
+    let readings: Vec<&str> = report["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reading"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        readings,
+        [
+            "cllm1",
+            "validation_texts",
+            "whole_model",
+            "encoder_only",
+            "fitted_codes"
+        ]
+    );
+    assert_eq!(report["separation"].as_array().unwrap().len(), 2);
+    for r in report["readings"].as_array().unwrap() {
+        let auroc = &r["membership"]["void_auroc"];
+        let (lo, est, hi) = (
+            auroc["low"].as_f64().unwrap(),
+            auroc["estimate"].as_f64().unwrap(),
+            auroc["high"].as_f64().unwrap(),
+        );
+        assert!(lo <= est && est <= hi, "{auroc}");
+        assert!(
+            r["cross_decoding"]["reads_as_family"].is_object(),
+            "soup has a rule"
+        );
+    }
+    let sources: Vec<&str> = report["discovery"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["voids", "gaussian", "near", "midpoints"]);
+    // the interactive map carries the validation and family texts
+    let groups: Vec<&str> = report["map"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["group"].as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&"soup") && groups.contains(&"validation"));
+
+    // the page renders in headless Chromium and carries report.json (skipped, visibly,
+    // where Chromium is not installed)
+    let check = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_report_html.py"))
+        .arg(&out_dir)
+        .output()
+        .expect("python3");
+    let said = String::from_utf8_lossy(&check.stdout);
+    if said.contains("SKIP") {
+        eprintln!("SKIP report.html in Chromium: {said}");
+    } else {
+        assert!(
+            check.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+
+    // the same command again reuses CLLM1, the CLLM2 runs, the voids and the fitted codes
+    let again = cllm(&[&["-v"], &args[..]].concat());
+    assert!(again.status.success());
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(
+        log.matches("finished before; reusing it").count(),
+        3,
+        "{log}"
+    );
+    assert!(log.contains("void zones found before"), "{log}");
+    assert!(!log.contains("fitting codes"), "{log}");
+}
+
+#[test]
+fn the_experiment_refuses_a_family_the_corpus_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let gguf = tiny_gguf(t).to_str().unwrap().to_string();
+    let corpus = write_corpus(t);
+    let cache = t.join("empty-cache");
+    let out = cllm(&[
+        "experiment",
+        "--offline",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--gguf",
+        &gguf,
+        "--corpus",
+        &corpus,
+        "--family",
+        "pizza",
+        "--out",
+        t.join("exp").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pizza"), "{err}");
+}

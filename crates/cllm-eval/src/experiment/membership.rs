@@ -1,0 +1,120 @@
+//! Step 4: does the family land in CLLM1's voids? Zone membership, and the k-NN void score
+//! (mean distance to the `knn` nearest training vectors) of the family's texts against
+//! validation texts as an AUROC with a bootstrap 95% interval; the same AUROC in the
+//! backbone's mean-pooled token-embedding space, what one gets without any CLLM.
+
+use burn::tensor::backend::Backend;
+use cllm_autoencoder::eval::knn_void_scores;
+use cllm_autoencoder::Cllm;
+use cllm_void::VoidReport;
+use serde::{Deserialize, Serialize};
+
+use super::split::{Part, Space, Split};
+use super::voids::inside_a_zone;
+use super::ExperimentOptions;
+use crate::error::Result;
+use crate::metrics::{bootstrap_auroc, bootstrap_rate, Interval};
+
+/// Where a set of codes lies relative to CLLM1's training vectors and void zones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Codes scored.
+    pub codes: usize,
+    /// Share inside a ball of any kept zone.
+    pub in_zone: Interval,
+    /// Share inside a ball of a significant zone.
+    pub in_significant_zone: Interval,
+    /// Void-score AUROC of these codes against CLLM1's codes of validation texts.
+    pub void_auroc: Interval,
+    /// Mean void score of these codes (distance units of the space).
+    pub mean_void_score: f64,
+}
+
+/// The family against validation texts in one space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpaceSeparation {
+    /// The space (`CLLM1 k=…`, or the baseline's name).
+    pub space: String,
+    /// Its dimension.
+    pub dim: usize,
+    /// Void-score AUROC, family vs validation, with its interval.
+    pub auroc: Interval,
+}
+
+/// Membership of `codes` (vectors in CLLM1's space).
+pub fn membership(
+    opts: &ExperimentOptions,
+    codes: &[Vec<f32>],
+    space: &Space,
+    zones: &VoidReport,
+) -> Result<Membership> {
+    let scores = knn_void_scores(&space.train, codes, opts.knn)?;
+    let val = knn_void_scores(&space.train, &space.val, opts.knn)?;
+    let inside = codes
+        .iter()
+        .map(|c| inside_a_zone(zones, c, false))
+        .collect::<Result<Vec<_>>>()?;
+    let inside_sig = codes
+        .iter()
+        .map(|c| inside_a_zone(zones, c, true))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Membership {
+        codes: codes.len(),
+        in_zone: bootstrap_rate(&inside, opts.bootstrap, opts.seed)?,
+        in_significant_zone: bootstrap_rate(&inside_sig, opts.bootstrap, opts.seed)?,
+        void_auroc: bootstrap_auroc(&scores, &val, opts.bootstrap, opts.seed)?,
+        mean_void_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
+    })
+}
+
+/// The family against validation texts in CLLM1's space and in the backbone's mean-pooled
+/// token-embedding space (the corpus vocabulary rows of CLLM1's table: layer 0).
+pub fn separation<B: Backend>(
+    opts: &ExperimentOptions,
+    cllm1: &Cllm<B>,
+    split: &Split,
+    space: &Space,
+) -> Result<Vec<SpaceSeparation>> {
+    let auroc = |train: &[Vec<f32>], val: &[Vec<f32>], fam: &[Vec<f32>]| -> Result<Interval> {
+        let f = knn_void_scores(train, fam, opts.knn)?;
+        let v = knn_void_scores(train, val, opts.knn)?;
+        bootstrap_auroc(&f, &v, opts.bootstrap, opts.seed)
+    };
+    let pooled = |p: &Part| -> Result<Vec<Vec<f32>>> { mean_pooled(cllm1, p) };
+    let (train, val, fam) = (
+        pooled(&split.train)?,
+        pooled(&split.val)?,
+        pooled(&split.family)?,
+    );
+    Ok(vec![
+        SpaceSeparation {
+            space: format!("CLLM1 (k = {})", cllm1.k()),
+            dim: cllm1.k(),
+            auroc: auroc(&space.train, &space.val, &space.family)?,
+        },
+        SpaceSeparation {
+            space: "mean-pooled token embeddings (layer 0)".into(),
+            dim: train.first().map_or(0, Vec::len),
+            auroc: auroc(&train, &val, &fam)?,
+        },
+    ])
+}
+
+/// The mean of every text's token-embedding rows.
+fn mean_pooled<B: Backend>(cllm: &Cllm<B>, part: &Part) -> Result<Vec<Vec<f32>>> {
+    let vocab = cllm.vocab();
+    part.ids
+        .iter()
+        .map(|ids| {
+            let idx = vocab.indices_of(ids)?;
+            let mut sum = vec![0f64; vocab.width()];
+            for &i in &idx {
+                for (s, &x) in sum.iter_mut().zip(vocab.row(i)) {
+                    *s += f64::from(x);
+                }
+            }
+            let n = idx.len().max(1) as f64;
+            Ok(sum.into_iter().map(|s| (s / n) as f32).collect())
+        })
+        .collect()
+}

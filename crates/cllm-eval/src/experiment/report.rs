@@ -1,0 +1,611 @@
+//! Step 7: the report a researcher reads. Into the experiment's folder:
+//! `report.json` (every number, and the map's data), `report.md` (tables and decodes beside
+//! their originals), `map.svg` (PCA of CLLM1's space: training texts, validation, the
+//! family, zone balls), `auroc.svg` (void-score AUROC with 95% intervals), `training.svg`
+//! (CLLM1's loss and batch accuracy) and `report.html` (all of it, self-contained, with an
+//! interactive map).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use cllm_autoencoder::TrainReport;
+use cllm_void::VoidReport;
+use serde_json::json;
+
+use super::readings::{CrossDecoding, ReadingResult};
+use super::split::{Space, Split};
+use super::{ExperimentReport, CLLM1};
+use crate::error::{EvalError, Result};
+use crate::metrics::Interval;
+use crate::plot::{
+    interval_bars, line_chart, scatter_map, IntervalBar, MapCircle, MapPoint, Series,
+};
+use crate::projection::Pca2;
+use crate::report_page::{
+    html_page, Block, InteractiveMap, InteractivePoint, InteractiveZone, Section, Table, ZoneSample,
+};
+use crate::sources::Provenance;
+
+/// Training texts drawn on the map (a seeded sample; all of them would hide the rest).
+const MAP_TRAINING_POINTS: usize = 800;
+
+/// Writes every file of the report into `out_dir`.
+pub fn write(
+    report: &ExperimentReport,
+    split: &Split,
+    space: &Space,
+    zones: &VoidReport,
+    out_dir: &Path,
+) -> Result<()> {
+    let map = latent_map(report, split, space, zones)?;
+    let figures = [
+        ("map.svg", map.svg.clone()),
+        ("auroc.svg", auroc_figure(report)),
+        ("training.svg", training_figure(out_dir)),
+    ];
+    let mut data =
+        serde_json::to_value(report).map_err(|e| EvalError::InvalidInput(e.to_string()))?;
+    data["map"] = serde_json::to_value(&map.interactive)
+        .map_err(|e| EvalError::InvalidInput(e.to_string()))?;
+    data["map_axes"] = json!(map.axes);
+    let sections = html_sections(report, &figures);
+    let page = html_page(&title(report), &sections, &data)?;
+    let json =
+        serde_json::to_string_pretty(&data).map_err(|e| EvalError::InvalidInput(e.to_string()))?;
+    save(out_dir, "report.json", &json)?;
+    save(out_dir, "report.md", &markdown(report))?;
+    for (name, svg) in &figures {
+        save(out_dir, name, svg)?;
+    }
+    save(out_dir, "report.html", &page)
+}
+
+fn save(dir: &Path, name: &str, text: &str) -> Result<()> {
+    let path = dir.join(name);
+    cllm_core::write_atomic(&path, text.as_bytes()).map_err(|e| EvalError::Io { path, source: e })
+}
+
+fn title(r: &ExperimentReport) -> String {
+    format!(
+        "cllm experiment: {} held out (k = {})",
+        r.options.family, r.options.cllm1.model.k
+    )
+}
+
+fn interval(i: &Interval) -> String {
+    format!("{:.3} [{:.3}, {:.3}]", i.estimate, i.low, i.high)
+}
+
+fn optional(i: &Option<Interval>) -> String {
+    i.as_ref().map_or("-".into(), interval)
+}
+
+/// The tables of the report: (title, header, rows).
+fn tables(r: &ExperimentReport) -> Vec<Table> {
+    let cllm1 = Table {
+        title: "CLLM1: reconstruction per split (free-running: greedy, no repeated trigram)".into(),
+        header: [
+            "split",
+            "texts",
+            "token acc",
+            "exact",
+            "free token acc",
+            "free word F1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .cllm1
+            .splits
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.report.texts.to_string(),
+                    format!("{:.3}", s.report.token_accuracy),
+                    format!("{:.3}", s.report.exact_text_rate),
+                    format!("{:.3}", s.free_running.token_accuracy),
+                    s.free_running
+                        .word_f1
+                        .map_or("-".into(), |f| format!("{f:.3}")),
+                ]
+            })
+            .collect(),
+    };
+    let separation = Table {
+        title: format!(
+            "Void-score AUROC, {} vs validation (95% bootstrap interval)",
+            r.options.family
+        ),
+        header: ["space", "dim", "AUROC [95%]"].map(String::from).to_vec(),
+        rows: r
+            .separation
+            .iter()
+            .map(|s| vec![s.space.clone(), s.dim.to_string(), interval(&s.auroc)])
+            .collect(),
+    };
+    let readings = Table {
+        title: "Readings: where the codes lie, and what CLLM1's decoder makes of them".into(),
+        header: [
+            "codes",
+            "n",
+            "in a zone",
+            "in a significant zone",
+            "void AUROC vs val",
+            "decodes read as family",
+            "originals read as family",
+            "distinct decodes",
+            "word F1",
+            "token acc",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r.readings.iter().map(reading_row).collect(),
+    };
+    let discovery = Table {
+        title: "Discovery: samples decoded by CLLM1".into(),
+        header: [
+            "source",
+            "samples",
+            "read as family",
+            "distinct decodes",
+            "F1 to nearest training text",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .discovery
+            .sources
+            .iter()
+            .map(|s| {
+                vec![
+                    s.source.clone(),
+                    s.samples.to_string(),
+                    optional(&s.reads_as_family),
+                    format!("{:.3}", s.distinct_decodes),
+                    format!("{:.3}", s.nearest_training_f1),
+                ]
+            })
+            .collect(),
+    };
+    vec![cllm1, separation, readings, discovery]
+}
+
+fn reading_row(x: &ReadingResult) -> Vec<String> {
+    let m = &x.membership;
+    let c: &CrossDecoding = &x.cross_decoding;
+    vec![
+        x.description.clone(),
+        m.codes.to_string(),
+        interval(&m.in_zone),
+        interval(&m.in_significant_zone),
+        interval(&m.void_auroc),
+        optional(&c.reads_as_family),
+        c.originals_read_as_family
+            .map_or("-".into(), |r| format!("{r:.3}")),
+        format!("{:.3}", c.distinct_decodes),
+        format!("{:.3}", c.word_f1),
+        format!("{:.3}", c.token_accuracy),
+    ]
+}
+
+/// What the numbers say of the method's claims, in plain words.
+fn findings(r: &ExperimentReport) -> Vec<String> {
+    let mut out = Vec::new();
+    let fam = &r.options.family;
+    if let [cllm, base, ..] = r.separation.as_slice() {
+        let (a, b) = (&cllm.auroc, &base.auroc);
+        out.push(format!(
+            "Void score: {fam} vs validation AUROC {:.3} [{:.3}, {:.3}] in CLLM1's space, {:.3} [{:.3}, {:.3}] in the baseline space: {}.",
+            a.estimate, a.low, a.high, b.estimate, b.low, b.high,
+            if a.low > b.high {
+                "the CLLM separates the family better than the baseline (intervals apart)"
+            } else if a.high < b.low {
+                "the baseline separates the family better than the CLLM (intervals apart)"
+            } else {
+                "the intervals overlap: no difference shown"
+            }
+        ));
+        out.push(format!(
+            "The family {} in CLLM1's voids (AUROC {} 0.5 at 95%).",
+            if a.low > 0.5 { "lies farther from the training data than validation texts do: consistent with falling" } else { "is not shown to lie" },
+            if a.low > 0.5 { "above" } else { "not above" }
+        ));
+    }
+    if let Some(own) = r
+        .readings
+        .iter()
+        .find(|x| x.reading == super::Reading::Cllm1)
+    {
+        let d = own.cross_decoding.distinct_decodes;
+        if d < 0.5 {
+            out.push(format!(
+                "Posterior collapse: CLLM1's decoder turns the family's {} codes into only {:.0}% distinct texts; the decodes carry the corpus's average recipe, not the code's content, so no reading below can read as the family.",
+                own.membership.codes,
+                100.0 * d
+            ));
+        }
+    }
+    let zone_rate = |x: &ReadingResult| x.membership.in_zone.estimate;
+    if let (Some(own), Some(val)) = (
+        r.readings
+            .iter()
+            .find(|x| x.reading == super::Reading::Cllm1),
+        r.readings
+            .iter()
+            .find(|x| x.reading == super::Reading::ValidationTexts),
+    ) {
+        out.push(format!(
+            "Zone membership: {:.1}% of the family's CLLM1 codes lie inside a zone ball, {:.1}% of validation codes; {} zones kept, {} significant.",
+            100.0 * zone_rate(own),
+            100.0 * zone_rate(val),
+            r.zones.kept,
+            r.zones.significant
+        ));
+    }
+    for x in &r.readings {
+        if let Some(rate) = &x.cross_decoding.reads_as_family {
+            out.push(format!(
+                "{}: {:.1}% of decodes read as {fam} (word F1 {:.3}).",
+                x.description,
+                100.0 * rate.estimate,
+                x.cross_decoding.word_f1
+            ));
+        }
+    }
+    if let Some(voids) = r.discovery.sources.iter().find(|s| s.source == "voids") {
+        let others: Vec<String> = r
+            .discovery
+            .sources
+            .iter()
+            .filter(|s| s.source != "voids")
+            .filter_map(|s| {
+                s.reads_as_family
+                    .as_ref()
+                    .map(|i| format!("{} {:.1}%", s.source, 100.0 * i.estimate))
+            })
+            .collect();
+        if let Some(v) = &voids.reads_as_family {
+            out.push(format!(
+                "Discovery: {:.1}% of void samples decode to a {fam} text, against {}.",
+                100.0 * v.estimate,
+                others.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+fn markdown(r: &ExperimentReport) -> String {
+    let mut md = format!("# {}\n\n", title(r));
+    let o = &r.options;
+    let _ = writeln!(
+        md,
+        "CLLM1: {} decoder, k = {}, {} steps ({:.2} epochs) in {:.0} s; {} training texts, {} validation and {} {} texts scored ({} in the corpus, none in CLLM1's training). Experiment wall time {:.0} s. Seed {}.\n",
+        if o.cllm1.model.is_autoregressive() { "autoregressive" } else { "mirror" },
+        o.cllm1.model.k,
+        r.cllm1.steps,
+        r.cllm1.epochs,
+        r.cllm1.wall_s,
+        r.split.train,
+        r.split.val,
+        r.split.family,
+        o.family,
+        r.split.family_in_corpus,
+        r.wall_s,
+        o.seed
+    );
+    md.push_str("## Findings\n\n");
+    for f in findings(r) {
+        let _ = writeln!(md, "- {f}");
+    }
+    md.push('\n');
+    for t in tables(r) {
+        let _ = writeln!(md, "## {}\n", t.title);
+        let _ = writeln!(md, "| {} |", t.header.join(" | "));
+        let _ = writeln!(md, "|{}", "---|".repeat(t.header.len()));
+        for row in &t.rows {
+            let _ = writeln!(md, "| {} |", row.join(" | "));
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(
+        md,
+        "Zones: {} found in {} training vectors, {} kept, {} significant against the null.\n",
+        r.zones.found, r.zones.points, r.zones.kept, r.zones.significant
+    );
+    md.push_str("## Decodes beside their originals\n\n");
+    for x in &r.readings {
+        let _ = writeln!(md, "### {} — {}\n", x.description, x.note);
+        for e in x.cross_decoding.examples.iter().take(3) {
+            let _ = writeln!(
+                md,
+                "- **{}**\n  - original: `{}`\n  - decoded: `{}`",
+                e.title,
+                one_line(&e.original),
+                one_line(&e.decoded)
+            );
+        }
+        md.push('\n');
+    }
+    md.push_str("## Samples from the top void zones\n\n");
+    if let Some(v) = r.discovery.sources.iter().find(|s| s.source == "voids") {
+        for d in v.decodes.iter().take(8) {
+            let _ = writeln!(
+                md,
+                "- {} (nearest training text {} at word F1 {:.2}{}): `{}`",
+                provenance(&d.provenance),
+                d.nearest_training.0,
+                d.nearest_training.1,
+                if d.reads_as_family {
+                    ", reads as the family"
+                } else {
+                    ""
+                },
+                one_line(&d.text)
+            );
+        }
+    }
+    md
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ⏎ ").replace('`', "'")
+}
+
+fn provenance(p: &Provenance) -> String {
+    match p {
+        Provenance::ZoneCentre { zone } => format!("centre of zone {zone}"),
+        Provenance::InZone { zone } => format!("inside zone {zone}"),
+        Provenance::Near { of } => format!("near {of}"),
+        Provenance::Midpoint { of } => format!("midpoint of {} and {}", of[0], of[1]),
+        Provenance::Gaussian => "Gaussian draw".into(),
+    }
+}
+
+/// The map: PCA of the training codes; the static SVG and the interactive data.
+struct LatentMap {
+    svg: String,
+    interactive: InteractiveMap,
+    axes: [String; 2],
+}
+
+fn latent_map(
+    r: &ExperimentReport,
+    split: &Split,
+    space: &Space,
+    zones: &VoidReport,
+) -> Result<LatentMap> {
+    let pca = Pca2::fit(&space.train)?;
+    let ratio = pca.explained_variance_ratio();
+    let axes = [
+        format!("PC 1 ({:.0}% of the variance)", 100.0 * ratio[0]),
+        format!("PC 2 ({:.0}%)", 100.0 * ratio[1]),
+    ];
+    let mut points = Vec::new();
+    let shown = super::split::sample(
+        &(0..space.train.len()).collect::<Vec<_>>(),
+        MAP_TRAINING_POINTS,
+        r.options.seed,
+    );
+    for i in shown {
+        let [x, y] = pca.project(&space.train[i])?;
+        points.push(InteractivePoint {
+            x,
+            y,
+            group: "training".into(),
+            title: split.train.titles[i].clone(),
+            original: None,
+            decoded: None,
+        });
+    }
+    let decodes = |reading| {
+        r.readings
+            .iter()
+            .find(|x| x.reading == reading)
+            .map(|x| x.cross_decoding.examples.clone())
+            .unwrap_or_default()
+    };
+    for (group, codes, part, decoded) in [
+        (
+            "validation",
+            &space.val,
+            &split.val,
+            decodes(super::Reading::ValidationTexts),
+        ),
+        (
+            r.options.family.as_str(),
+            &space.family,
+            &split.family,
+            decodes(super::Reading::Cllm1),
+        ),
+    ] {
+        for (i, c) in codes.iter().enumerate() {
+            let [x, y] = pca.project(c)?;
+            points.push(InteractivePoint {
+                x,
+                y,
+                group: group.into(),
+                title: part.titles[i].clone(),
+                original: decoded.get(i).map(|e| e.original.clone()),
+                decoded: decoded.get(i).map(|e| e.decoded.clone()),
+            });
+        }
+    }
+    let voids = r.discovery.sources.iter().find(|s| s.source == "voids");
+    let mut interactive_zones = Vec::new();
+    for z in &zones.zones {
+        let [x, y] = pca.project(&z.zone.centre)?;
+        let mut samples = Vec::new();
+        for d in voids.into_iter().flat_map(|v| &v.decodes) {
+            if matches!(d.provenance, Provenance::ZoneCentre { zone } | Provenance::InZone { zone } if zone == z.rank)
+            {
+                let [sx, sy] = pca.project(&d.vector)?;
+                samples.push(ZoneSample {
+                    x: sx,
+                    y: sy,
+                    decoded: d.text.clone(),
+                });
+            }
+        }
+        interactive_zones.push(InteractiveZone {
+            x,
+            y,
+            r: f64::from(z.zone.radius),
+            label: format!(
+                "zone {} (relative radius {:.2}{})",
+                z.rank,
+                z.zone.relative_radius,
+                z.significance
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(", p = {:.2}", s.p_value))
+            ),
+            samples,
+        });
+    }
+    let svg = scatter_map(
+        &format!(
+            "CLLM1's space: training texts, validation, {} and void zones",
+            r.options.family
+        ),
+        [&axes[0], &axes[1]],
+        &points
+            .iter()
+            .map(|p| MapPoint {
+                x: p.x,
+                y: p.y,
+                group: p.group.clone(),
+                label: p.title.clone(),
+            })
+            .collect::<Vec<_>>(),
+        &interactive_zones
+            .iter()
+            .map(|z| MapCircle {
+                x: z.x,
+                y: z.y,
+                r: z.r,
+                label: z.label.clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok(LatentMap {
+        svg,
+        interactive: InteractiveMap {
+            points,
+            zones: interactive_zones,
+        },
+        axes,
+    })
+}
+
+fn auroc_figure(r: &ExperimentReport) -> String {
+    let bar = |label: String, i: &Interval| IntervalBar {
+        label,
+        value: i.estimate,
+        low: i.low,
+        high: i.high,
+    };
+    let mut bars: Vec<IntervalBar> = r
+        .separation
+        .iter()
+        .map(|s| bar(s.space.clone(), &s.auroc))
+        .collect();
+    bars.extend(
+        r.readings
+            .iter()
+            .filter(|x| {
+                x.reading != super::Reading::ValidationTexts && x.reading != super::Reading::Cllm1
+            })
+            .map(|x| bar(x.description.clone(), &x.membership.void_auroc)),
+    );
+    interval_bars(
+        &format!(
+            "Void-score AUROC, {} vs validation (95% bootstrap intervals)",
+            r.options.family
+        ),
+        "AUROC",
+        &bars,
+        Some(0.5),
+    )
+}
+
+fn training_figure(out_dir: &Path) -> String {
+    let path = out_dir.join(CLLM1).join("report.json");
+    let report: Option<TrainReport> = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let series = match report {
+        Some(t) => vec![
+            Series {
+                name: "loss".into(),
+                points: t
+                    .state
+                    .history
+                    .iter()
+                    .map(|h| (h.step as f64, f64::from(h.loss)))
+                    .collect(),
+            },
+            Series {
+                name: "batch token accuracy × 10".into(),
+                points: t
+                    .state
+                    .history
+                    .iter()
+                    .map(|h| (h.step as f64, 10.0 * f64::from(h.batch_token_accuracy)))
+                    .collect(),
+            },
+        ],
+        None => Vec::new(),
+    };
+    line_chart("CLLM1's training", "step", "loss; accuracy × 10", &series)
+}
+
+fn html_sections(r: &ExperimentReport, figures: &[(&str, String); 3]) -> Vec<Section> {
+    let tables = tables(r);
+    let figure = |i: usize, caption: &str| Block::Figure {
+        caption: caption.into(),
+        svg: figures[i].1.clone(),
+    };
+    let mut decodes = Vec::new();
+    for x in &r.readings {
+        decodes.push(Block::Table(Table {
+            title: format!("{} — {}", x.description, x.note),
+            header: ["title", "original", "decoded"].map(String::from).to_vec(),
+            rows: x
+                .cross_decoding
+                .examples
+                .iter()
+                .take(5)
+                .map(|e| vec![e.title.clone(), e.original.clone(), e.decoded.clone()])
+                .collect(),
+        }));
+    }
+    vec![
+        Section {
+            heading: "Findings".into(),
+            blocks: findings(r).into_iter().map(Block::Paragraph).collect(),
+        },
+        Section {
+            heading: "CLLM1's space".into(),
+            blocks: vec![
+                Block::Paragraph("Circles: the largest ball of each kept void zone (a ball projects to a disk of the same radius); PCA of CLLM1's training codes.".into()),
+                Block::InteractiveMap,
+                figure(0, "The same map as a static figure."),
+            ],
+        },
+        Section {
+            heading: "Void membership".into(),
+            blocks: vec![
+                Block::Table(tables[1].clone()),
+                figure(1, "Void-score AUROC with 95% bootstrap intervals; dashed: chance."),
+                Block::Table(tables[2].clone()),
+            ],
+        },
+        Section { heading: "Decodes beside their originals".into(), blocks: decodes },
+        Section { heading: "Discovery".into(), blocks: vec![Block::Table(tables[3].clone())] },
+        Section {
+            heading: "CLLM1".into(),
+            blocks: vec![Block::Table(tables[0].clone()), figure(2, "Loss and batch token accuracy per step.")],
+        },
+    ]
+}

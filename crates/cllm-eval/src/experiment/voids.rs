@@ -1,0 +1,114 @@
+//! Step 3: the void zones of CLLM1's training vectors only (the family and the validation
+//! texts are not in the collection), with the null test; kept in `voids.json`.
+
+use std::path::Path;
+
+use cllm_void::{find_voids_in_points, PointSet, VoidReport, VoidSearchOptions};
+use serde::{Deserialize, Serialize};
+
+use super::split::{Space, Split};
+use crate::error::{EvalError, Result};
+
+/// The zones found, with the report they came from.
+pub struct Zones {
+    /// The void search (as `cllm voids` writes it).
+    pub report: VoidReport,
+}
+
+/// What the report states of the zones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneSummary {
+    /// Training vectors searched.
+    pub points: usize,
+    /// Zones found before the cut to the top ones.
+    pub found: usize,
+    /// Zones kept (the top ones).
+    pub kept: usize,
+    /// Kept zones significant against every null.
+    pub significant: usize,
+    /// Relative radius (radius / local spacing) of the kept zones, best first.
+    pub relative_radii: Vec<f32>,
+    /// Null-test p-value of each kept zone (`None` without a null test).
+    pub p_values: Vec<Option<f64>>,
+}
+
+impl Zones {
+    /// The summary.
+    pub fn summary(&self) -> ZoneSummary {
+        ZoneSummary {
+            points: self.report.n_points,
+            found: self.report.zones_found,
+            kept: self.report.zones.len(),
+            significant: self.report.significant_zones().count(),
+            relative_radii: self
+                .report
+                .zones
+                .iter()
+                .map(|z| z.zone.relative_radius)
+                .collect(),
+            p_values: self
+                .report
+                .zones
+                .iter()
+                .map(|z| z.significance.as_ref().map(|s| s.p_value))
+                .collect(),
+        }
+    }
+}
+
+/// The file the zones are kept in.
+pub const VOIDS_FILE: &str = "voids.json";
+
+/// Searches the training vectors for void zones, or loads the search of an earlier run of
+/// the same experiment (same points, same options).
+pub fn find_or_load(
+    space: &Space,
+    split: &Split,
+    opts: &VoidSearchOptions,
+    out_dir: &Path,
+) -> Result<Zones> {
+    let path = out_dir.join(VOIDS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(report) = serde_json::from_str::<VoidReport>(&text) {
+            if report.n_points == space.train.len() && report.options == *opts {
+                tracing::info!(path = %path.display(), "void zones found before; reusing them");
+                return Ok(Zones { report });
+            }
+        }
+    }
+    let points = PointSet::from_rows(&space.train)?;
+    tracing::info!(
+        points = points.len(),
+        dim = points.dim(),
+        "searching the training vectors for voids"
+    );
+    let report = find_voids_in_points(points, Some(&split.train.doc_ids), opts)?;
+    report.write_json_atomic(&path)?;
+    Ok(Zones { report })
+}
+
+/// Whether `v` lies inside any ball of any of the report's zones (significant ones only
+/// when `significant_only`).
+pub fn inside_a_zone(report: &VoidReport, v: &[f32], significant_only: bool) -> Result<bool> {
+    if v.len() != report.dim {
+        return Err(EvalError::InvalidInput(format!(
+            "a vector of {} floats against zones of dimension {}",
+            v.len(),
+            report.dim
+        )));
+    }
+    Ok(report
+        .zones
+        .iter()
+        .filter(|z| !significant_only || z.significance.as_ref().is_some_and(|s| s.significant))
+        .flat_map(|z| &z.zone.balls)
+        .any(|b| {
+            let d2: f64 = b
+                .centre
+                .iter()
+                .zip(v)
+                .map(|(c, x)| f64::from(c - x).powi(2))
+                .sum();
+            d2 < f64::from(b.radius).powi(2)
+        }))
+}
