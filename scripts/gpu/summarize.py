@@ -36,7 +36,8 @@ def cllm_step(out, step):
             row["tokens_per_s"] = row["texts_per_s"] * max_len
     if run:
         dec = run["model"].get("decoder")
-        row["decoder"] = "autoregressive" if isinstance(dec, dict) and "Autoregressive" in dec else "mirror"
+        kind = dec.get("kind") if isinstance(dec, dict) else dec
+        row["decoder"] = "autoregressive" if str(kind).lower() == "autoregressive" else "mirror"
         row["k"] = run["model"]["k"]
         row["batch"] = run["batch_size"]
     if ev:

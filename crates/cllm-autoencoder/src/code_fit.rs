@@ -80,7 +80,11 @@ pub fn fit_codes<B: AutodiffBackend>(
             "a starting code holds NaN or infinity".into(),
         ));
     }
-    if opts.steps == 0 || opts.batch == 0 || !(opts.learning_rate > 0.0) {
+    if opts.steps == 0
+        || opts.batch == 0
+        || opts.learning_rate.is_nan()
+        || opts.learning_rate <= 0.0
+    {
         return Err(AutoencoderError::InvalidConfig(
             "code fitting needs steps, batch and learning rate above zero".into(),
         ));

@@ -85,7 +85,7 @@ impl DecodeOptions {
             return bad("repetition_penalty must be positive");
         }
         match self.search {
-            Search::Beam { width } if width == 0 => bad("beam width must be positive"),
+            Search::Beam { width: 0 } => bad("beam width must be positive"),
             Search::Nucleus {
                 top_p, temperature, ..
             } if !(top_p > 0.0 && top_p <= 1.0 && temperature > 0.0) => {

@@ -86,8 +86,10 @@ impl ExperimentOptions {
     /// 90 s at lr 5e-4 with a quarter replayed, 64 texts per split, 24 samples per source,
     /// 1,000 bootstrap resamples, 10 neighbours.
     pub fn new(family: impl Into<String>, cllm1: TrainOptions) -> Self {
-        let mut voids = VoidSearchOptions::default();
-        voids.progress = false;
+        let voids = VoidSearchOptions {
+            progress: false,
+            ..Default::default()
+        };
         Self {
             family: family.into(),
             cllm1,

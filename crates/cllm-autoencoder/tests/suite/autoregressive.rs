@@ -147,7 +147,7 @@ fn decoding_bad_vectors_is_a_typed_error() {
         ..DecodeOptions::default()
     };
     assert!(matches!(
-        cllm.generate(&[ok.clone()], &bad),
+        cllm.generate(std::slice::from_ref(&ok), &bad),
         Err(AutoencoderError::InvalidConfig(_))
     ));
     // an untrained decoder still stops at the model's length and names only table ids

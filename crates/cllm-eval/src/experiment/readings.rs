@@ -142,8 +142,8 @@ pub fn run<B: AutodiffBackend>(
         score(Reading::Cllm1, &space.family, &split.family, String::new())?,
         score(
             Reading::ValidationTexts,
-            &space.val,
-            &split.val,
+            &space.val[..split.val.len().min(opts.texts_per_split)],
+            &split.val.first(opts.texts_per_split),
             String::new(),
         )?,
     ];

@@ -35,15 +35,27 @@ impl Part {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+
+    /// The first `n` texts.
+    pub fn first(&self, n: usize) -> Part {
+        let n = n.min(self.len());
+        Part {
+            ids: self.ids[..n].to_vec(),
+            doc_ids: self.doc_ids[..n].to_vec(),
+            titles: self.titles[..n].to_vec(),
+            texts: self.texts[..n].to_vec(),
+        }
+    }
 }
 
-/// The split: every training text, validation texts and the family's texts (both a seeded
-/// sample of at most `texts_per_split`).
+/// The split: every training text, every validation text, and the family's texts (a
+/// seeded sample of at most `texts_per_split`; decodes of validation texts take the first
+/// `texts_per_split` of a seeded shuffle).
 #[derive(Debug, Clone, Default)]
 pub struct Split {
     /// CLLM1's training texts (all of them: the void search's collection).
     pub train: Part,
-    /// Validation texts: same families as training, never trained on.
+    /// Validation texts: same families as training, never trained on (seeded order).
     pub val: Part,
     /// The held-out family's texts.
     pub family: Part,
@@ -56,7 +68,7 @@ pub struct Split {
 pub struct ExperimentSplit {
     /// Training texts of CLLM1.
     pub train: usize,
-    /// Validation texts scored.
+    /// Validation texts scored (all of them; the first `texts_per_split` are decoded).
     pub val: usize,
     /// Family texts scored.
     pub family: usize,
@@ -128,7 +140,7 @@ pub fn read(opts: &ExperimentOptions, run_dir: &Path, docs: &[Document]) -> Resu
     let n = opts.texts_per_split;
     Ok(Split {
         train: part(&split.train)?,
-        val: part(&sample(&split.val, n, opts.seed))?,
+        val: part(&shuffled(&split.val, opts.seed))?,
         family: part(&sample(&family_idx, n, opts.seed))?,
         family_total: family_idx.len(),
     })
@@ -159,6 +171,17 @@ pub fn encode<B: Backend>(cllm: &Cllm<B>, split: &Split) -> Result<Space> {
         val: codes(&split.val)?,
         family: codes(&split.family)?,
     })
+}
+
+/// `idx` in a seeded order.
+fn shuffled(idx: &[usize], seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut v = idx.to_vec();
+    v.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x5A11_D0,
+    ));
+    v
 }
 
 /// `n` of `idx`, seeded (all of them, in order, when `n ≥ len`).
