@@ -220,7 +220,7 @@ fn findings(r: &ExperimentReport) -> Vec<String> {
         let d = own.cross_decoding.distinct_decodes;
         if d < 0.5 {
             out.push(format!(
-                "Posterior collapse: CLLM1's decoder turns the family's {} codes into only {:.0}% distinct texts; the decodes carry the corpus's average recipe, not the code's content, so no reading below can read as the family.",
+                "Posterior collapse: CLLM1's decoder turns the family's {} codes into only {:.0}% distinct texts; the decodes carry the corpus's average text, not the code's content, so no reading below can read as the family.",
                 own.membership.codes,
                 100.0 * d
             ));
