@@ -84,8 +84,16 @@ fi
 
 # ---- compressed (xz): the stripped CUDA binary is ~58 MiB, ~10 MiB as xz; run.sh unpacks
 echo "compressing ..." >&2
+compress() { # FILE -> FILE.xz (xz-utils when present, else Python's lzma)
+    if command -v xz >/dev/null; then
+        xz -T2 -6 "$1"
+    else
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' "$1"
+        rm "$1"
+    fi
+}
 for f in "$OUTDIR.tmp/bin/cllm" "$OUTDIR.tmp"/data/*.safetensors; do
-    xz -T2 -6 "$f"
+    compress "$f"
 done
 
 # ---- manifest and size check
