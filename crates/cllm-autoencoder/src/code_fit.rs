@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::HostBatch;
 use crate::codec::Cllm;
 use crate::error::{AutoencoderError, Result};
-use crate::train::restoration_ce;
+use crate::train::{read_scalar, restoration_ce};
 
 /// How codes are fitted: Adam on the codes only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,12 +156,7 @@ pub fn fit_codes<B: AutodiffBackend>(
     })
 }
 
+/// A loss value read back, widened for the running means.
 fn scalar<B: burn::tensor::backend::Backend>(t: &Tensor<B, 1>) -> Result<f64> {
-    t.clone()
-        .into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .ok_or_else(|| AutoencoderError::Tensor("a loss value could not be read".into()))
+    read_scalar(t.clone()).map(f64::from)
 }

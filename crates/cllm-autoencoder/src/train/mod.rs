@@ -53,7 +53,7 @@ mod state;
 mod validation;
 
 pub use data::TrainData;
-pub(crate) use objective::{restoration_ce, AlignBatch};
+pub(crate) use objective::{read_scalar, restoration_ce, AlignBatch};
 pub use options::TrainOptions;
 pub use state::{EvalRecord, StepRecord, StopReason, TrainReport, TrainState};
 

@@ -286,7 +286,7 @@ fn int_tensor<B: Backend>(values: &[usize], device: &B::Device) -> Tensor<B, 1, 
     Tensor::from_data(TensorData::new(v, [values.len()]), device)
 }
 
-fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {
+pub(crate) fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {
     t.into_data()
         .convert::<f32>()
         .to_vec::<f32>()
