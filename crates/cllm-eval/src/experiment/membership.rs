@@ -41,15 +41,21 @@ pub struct SpaceSeparation {
     pub auroc: Interval,
 }
 
-/// Membership of `codes` (vectors in CLLM1's space).
+/// The void scores of CLLM1's validation codes: the negatives of every membership AUROC,
+/// computed once for all readings.
+pub fn validation_scores(opts: &ExperimentOptions, space: &Space) -> Result<Vec<f64>> {
+    Ok(knn_void_scores(&space.train, &space.val, opts.knn)?)
+}
+
+/// Membership of `codes` (vectors in CLLM1's space); `val` from [`validation_scores`].
 pub fn membership(
     opts: &ExperimentOptions,
     codes: &[Vec<f32>],
     space: &Space,
+    val: &[f64],
     zones: &VoidReport,
 ) -> Result<Membership> {
     let scores = knn_void_scores(&space.train, codes, opts.knn)?;
-    let val = knn_void_scores(&space.train, &space.val, opts.knn)?;
     let inside = codes
         .iter()
         .map(|c| inside_a_zone(zones, c, false))
@@ -62,7 +68,7 @@ pub fn membership(
         codes: codes.len(),
         in_zone: bootstrap_rate(&inside, opts.bootstrap, opts.seed)?,
         in_significant_zone: bootstrap_rate(&inside_sig, opts.bootstrap, opts.seed)?,
-        void_auroc: bootstrap_auroc(&scores, &val, opts.bootstrap, opts.seed)?,
+        void_auroc: bootstrap_auroc(&scores, val, opts.bootstrap, opts.seed)?,
         mean_void_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
     })
 }

@@ -22,7 +22,7 @@ use cllm_core::{Backbone, Document, TextVector};
 use cllm_void::VoidReport;
 use serde::{Deserialize, Serialize};
 
-use super::membership::{membership, Membership};
+use super::membership::{membership, validation_scores, Membership};
 use super::split::{Part, Space, Split};
 use super::{finished_or_run, ExperimentOptions, CLLM1};
 use crate::error::Result;
@@ -128,12 +128,13 @@ pub fn run<B: AutodiffBackend>(
     device: &B::Device,
     control: &RunControl,
 ) -> Result<Vec<ReadingResult>> {
+    let val_scores = validation_scores(opts, space)?;
     let score = |reading: Reading, codes: &[Vec<f32>], part: &Part, note: String| {
         tracing::info!(reading = reading.describe(), "cross-decoding");
         Ok::<_, crate::EvalError>(ReadingResult {
             reading,
             description: reading.describe().into(),
-            membership: membership(opts, codes, space, zones)?,
+            membership: membership(opts, codes, space, &val_scores, zones)?,
             cross_decoding: cross_decode(opts, cllm1, codes, part, backbone)?,
             note,
         })
