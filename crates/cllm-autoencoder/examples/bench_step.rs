@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_steps: steps,
         warmup_steps: 1,
         eval_every: 0,
-        eval_max_texts: 0,
+        eval_max_texts: batch, // the final validation (after the last timed step)
         checkpoint_every: 0,
         progress: false,
         log_every: 0,

@@ -41,7 +41,8 @@ pub struct TrainOptions {
     pub token_dropout: f64,
     /// Steps between validations (0 = only at the end).
     pub eval_every: usize,
-    /// Validation texts per evaluation (the first ones of the split).
+    /// Validation texts per evaluation (the first ones of the split); at least 1, since
+    /// validation is what writes the best model.
     pub eval_max_texts: usize,
     /// Stop after this many validations without improvement (`None` = never).
     pub patience: Option<usize>,
@@ -221,6 +222,11 @@ impl TrainOptions {
         let bad = |m: &str| Err(AutoencoderError::InvalidConfig(m.into()));
         if self.batch_size == 0 || self.max_steps == 0 {
             return bad("batch_size and max_steps must be positive");
+        }
+        if self.eval_max_texts == 0 {
+            // the model directory is written by validation: with no text to validate on,
+            // a run would end without a model
+            return bad("eval_max_texts must be at least 1 (validation writes the model)");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate must be positive");

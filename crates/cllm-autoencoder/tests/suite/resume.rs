@@ -170,3 +170,26 @@ fn a_finished_run_is_not_trained_again() {
             .is_err()
     );
 }
+
+/// Validation writes the model directory: a run asked to validate on no text would end
+/// without a model, so it is refused before the first step (it used to fail at the end).
+#[test]
+fn validating_on_no_text_is_refused_up_front() {
+    let data = common::data(40, 1);
+    let mut opts = common::quiet_options();
+    opts.eval_max_texts = 0;
+    let dir = tempfile::tempdir().unwrap();
+    let err = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, AutoencoderError::InvalidConfig(ref m) if m.contains("eval_max_texts")),
+        "{err}"
+    );
+    assert!(!dir.path().join("model").exists());
+}
