@@ -58,6 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &opts,
         out.as_ref(),
         &backbone,
+        None, // or Some(SentenceBaseline { .. }) for a MiniLM baseline space
         corpus.documents(),
         &dev,
         &RunControl::default(),

@@ -7,8 +7,11 @@ use clap::Args;
 use cllm_autoencoder::{
     AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend, SplitOptions, TrainOptions,
 };
+use cllm_backbone::MiniLm;
 use cllm_backbone::{device, LlamaBackbone};
-use cllm_eval::experiment::{run_experiment, ExperimentOptions, Reading};
+use cllm_eval::experiment::{
+    run_experiment, run_sweep, ExperimentOptions, Reading, SentenceBaseline, SweepOptions,
+};
 
 use crate::corpus_args::CorpusArgs;
 use crate::train_cmd::interrupt_control;
@@ -29,9 +32,24 @@ pub struct ExperimentArgs {
     /// CLLM1's architecture as JSON (a `CllmConfig`) instead of a preset.
     #[arg(long, conflicts_with = "preset")]
     model_config: Option<PathBuf>,
-    /// Text-vector size (overrides the preset's k).
+    /// Text-vector size (overrides the preset's k). Several sizes (`--k 8,16,32,64`) run
+    /// the dimension sweep instead: CLLM1 per size (and per setting of `--terms`), scored
+    /// on reconstruction, void zones and void AUROC (`sweep.md`, `sweep.json`, `sweep.svg`).
+    #[arg(long, value_delimiter = ',')]
+    k: Vec<usize>,
+    /// The clustering and smoothness terms: off, on, or `off,on` (both, as sweep arms).
+    /// Default: off for one k, `off,on` for a sweep.
+    #[arg(long, value_delimiter = ',', value_parser = ["off", "on"])]
+    terms: Vec<String>,
+    /// Weight of the clustering term where the terms are on.
+    #[arg(long, default_value_t = 0.5)]
+    cluster_weight: f64,
+    /// Relative std of the smoothness noise on the text vector where the terms are on.
+    #[arg(long, default_value_t = 0.1)]
+    latent_noise: f64,
+    /// Skip the MiniLM sentence-vector baseline (all-MiniLM-L6-v2; fetched with the assets).
     #[arg(long)]
-    k: Option<usize>,
+    no_minilm: bool,
     /// CLLM1's decoder: ar (default) or mirror.
     #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
     decoder: String,
@@ -89,7 +107,7 @@ impl ExperimentArgs {
             Some(file) => CllmConfig::load_json(file)?,
             None => CllmConfig::preset(&preset)?,
         };
-        if let Some(k) = self.k {
+        if let [k] = self.k[..] {
             model.k = k;
         }
         model.decoder = match (self.decoder.as_str(), model.decoder) {
@@ -107,6 +125,7 @@ impl ExperimentArgs {
             eval_every: (self.steps / 6).max(1),
             eval_max_texts: 64,
             checkpoint_every: 100,
+            progress: true,
             seed: self.seed,
             split: SplitOptions {
                 held_out_families: vec![self.family.clone()],
@@ -131,8 +150,38 @@ impl ExperimentArgs {
         opts.texts_per_split = self.texts;
         opts.samples = self.samples;
         opts.voids.null.runs = self.null_runs;
+        opts.voids.progress = true;
+        opts.progress = true;
         opts.seed = self.seed;
+        if self.terms_on() == [true] {
+            opts.cllm1.loss.cluster_weight = self.cluster_weight;
+            opts.cllm1.loss.latent_noise = self.latent_noise;
+        } else if !self.is_sweep() && self.terms_on().len() > 1 {
+            return Err("--terms off,on needs a sweep (several --k values)".into());
+        }
         Ok(opts)
+    }
+
+    fn is_sweep(&self) -> bool {
+        self.k.len() > 1
+    }
+
+    /// `--terms` as switches; the default is off for one k and both for a sweep.
+    fn terms_on(&self) -> Vec<bool> {
+        match (self.terms.is_empty(), self.is_sweep()) {
+            (true, true) => vec![false, true],
+            (true, false) => vec![false],
+            _ => self.terms.iter().map(|t| t == "on").collect(),
+        }
+    }
+
+    fn sweep(&self) -> SweepOptions {
+        SweepOptions {
+            ks: self.k.clone(),
+            terms: self.terms_on(),
+            cluster_weight: self.cluster_weight,
+            latent_noise: self.latent_noise,
+        }
     }
 }
 
@@ -142,12 +191,62 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/experiment-{}", args.family)));
-    let (paths, mut corpus) = args.corpus.resolve(&args.assets, false)?;
+    let (paths, mut corpus) = args.corpus.resolve(&args.assets, !args.no_minilm)?;
     corpus.truncate(args.limit.unwrap_or(usize::MAX));
     corpus.require_groups(std::slice::from_ref(&args.family))?;
     corpus.focus_groups(std::slice::from_ref(&args.family));
     let dev = device::default_device()?;
     let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
+    let minilm = match (&paths.minilm_dir, args.no_minilm) {
+        (Some(dir), false) => Some(MiniLm::<device::DefaultBackend>::from_dir(dir, &dev)?),
+        _ => None,
+    };
+    let sentence = minilm.as_ref().map(|m| SentenceBaseline {
+        name: "all-MiniLM-L6-v2 sentence vectors".into(),
+        encoder: m,
+        progress: true,
+    });
+    let control = interrupt_control();
+    let interrupted = |e: &cllm_eval::EvalError| match e {
+        cllm_eval::EvalError::Autoencoder(AutoencoderError::Interrupted { step, .. }) => {
+            eprintln!("stopped at step {step}. Run the same command again to resume.");
+            true
+        }
+        _ => false,
+    };
+    if args.is_sweep() {
+        let sweep = args.sweep();
+        eprintln!(
+            "experiment: dimension sweep, {} held out; k = {:?}, terms {:?}; CLLM1 {} for at most {:.1} min per arm on {}; output {}",
+            args.family,
+            sweep.ks,
+            args.terms_on(),
+            args.decoder,
+            args.train_minutes,
+            device::backend_name(),
+            out.display()
+        );
+        let report = match run_sweep::<DefaultTrainBackend>(
+            &opts,
+            &sweep,
+            &out,
+            &backbone,
+            sentence.as_ref(),
+            corpus.documents(),
+            &dev,
+            &control,
+        ) {
+            Err(e) if interrupted(&e) => return Err("interrupted".into()),
+            r => r?,
+        };
+        println!("{}", std::fs::read_to_string(out.join("sweep.md"))?);
+        println!(
+            "\nsweep done in {:.0} s: {}/sweep.md, sweep.json, sweep.svg",
+            report.wall_s,
+            out.display()
+        );
+        return Ok(());
+    }
     eprintln!(
         "experiment: {} held out; CLLM1 {} (k = {}) for at most {:.1} min on {}; output {}",
         args.family,
@@ -157,19 +256,16 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
         device::backend_name(),
         out.display()
     );
-    let control = interrupt_control();
     let report = match run_experiment::<DefaultTrainBackend>(
         &opts,
         &out,
         &backbone,
+        sentence.as_ref(),
         corpus.documents(),
         &dev,
         &control,
     ) {
-        Err(cllm_eval::EvalError::Autoencoder(AutoencoderError::Interrupted { step, .. })) => {
-            eprintln!("stopped at step {step}. Run the same command again to resume.");
-            return Err("interrupted".into());
-        }
+        Err(e) if interrupted(&e) => return Err("interrupted".into()),
         r => r?,
     };
     println!(

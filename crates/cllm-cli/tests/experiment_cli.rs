@@ -71,6 +71,7 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
         "3",
         "--null-runs",
         "2",
+        "--no-minilm",
         "--out",
         out_dir.to_str().unwrap(),
     ];
@@ -199,10 +200,120 @@ fn the_experiment_refuses_a_family_the_corpus_lacks() {
         &corpus,
         "--family",
         "pizza",
+        "--no-minilm",
         "--out",
         t.join("exp").to_str().unwrap(),
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pizza"), "{err}");
+}
+
+/// `--k 4,8` runs the dimension sweep: one CLLM1 per k and setting of the terms (four arms),
+/// each scored on reconstruction, zones and void AUROC, into one table, one JSON and one
+/// figure; a second run reuses every arm.
+#[test]
+fn several_k_run_the_dimension_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let gguf = tiny_gguf(t).to_str().unwrap().to_string();
+    let corpus = write_corpus(t);
+    let config = CllmConfig::new(D, 64, 32, 8, vec![StageConfig::new(1, 4, 32)]).with_heads(2);
+    let config_path = t.join("model.json");
+    std::fs::write(&config_path, serde_json::to_string(&config).unwrap()).unwrap();
+    let out_dir = t.join("sweep-out");
+    let cache = t.join("empty-cache");
+    let args = [
+        "experiment",
+        "--offline",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--gguf",
+        &gguf,
+        "--corpus",
+        &corpus,
+        "--family",
+        "soup",
+        "--model-config",
+        config_path.to_str().unwrap(),
+        "--k",
+        "4,8",
+        "--steps",
+        "3",
+        "--batch",
+        "4",
+        "--texts",
+        "6",
+        "--null-runs",
+        "2",
+        "--no-minilm",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = cllm(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["sweep.md", "sweep.json", "sweep.svg"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("sweep.json")).unwrap()).unwrap();
+    let arms: Vec<(u64, bool)> = report["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["k"].as_u64().unwrap(), a["terms"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(arms, [(4, false), (4, true), (8, false), (8, true)]);
+    for a in report["arms"].as_array().unwrap() {
+        let k = a["k"].as_u64().unwrap();
+        let name = format!(
+            "k{k}-{}",
+            if a["terms"].as_bool().unwrap() {
+                "terms"
+            } else {
+                "plain"
+            }
+        );
+        // each arm trained its own CLLM1 with that k, and the terms only where asked
+        let eval: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("sweep").join(&name).join("cllm1/eval.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(eval["job"]["options"]["model"]["k"], k, "{name}");
+        let cluster = eval["job"]["options"]["loss"]["cluster_weight"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(cluster > 0.0, a["terms"].as_bool().unwrap(), "{name}");
+        assert_eq!(a["separation"][0]["dim"], k);
+        assert_eq!(
+            a["separation"].as_array().unwrap().len(),
+            2,
+            "CLLM1 and mean-pooled"
+        );
+        assert!(out_dir
+            .join("sweep")
+            .join(&name)
+            .join("voids.json")
+            .is_file());
+    }
+    let md = std::fs::read_to_string(out_dir.join("sweep.md")).unwrap();
+    assert_eq!(
+        md.matches("\n| 4 |").count() + md.matches("\n| 8 |").count(),
+        4,
+        "{md}"
+    );
+
+    let again = cllm(&[&["-v"], &args[..]].concat());
+    assert!(again.status.success());
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(
+        log.matches("finished before; reusing it").count(),
+        4,
+        "{log}"
+    );
+    assert_eq!(log.matches("void zones found before").count(), 4, "{log}");
 }

@@ -11,7 +11,8 @@
 //! 3. **void zones** of the training vectors only, with the null test ([`voids`]);
 //! 4. **membership**: zone membership and the k-NN void-score AUROC (bootstrap 95%
 //!    interval) of the family against validation texts, in CLLM1's space and in the
-//!    backbone's mean-pooled space ([`membership`]);
+//!    baseline spaces: the backbone's mean-pooled token embeddings and, when given, a
+//!    sentence encoder's vectors such as MiniLM ([`membership`], [`baseline`]);
 //! 5. **readings of CLLM2** ([`readings`]): (a) the whole CLLM1 fine-tuned on the family,
 //!    (b) its encoder only (CLLM1's decoder frozen), (c) no CLLM2, each family text's code
 //!    fitted through CLLM1's frozen decoder; each reading's codes are scored for membership
@@ -24,12 +25,18 @@
 //!
 //! Every step writes its result into the output folder before the next starts; running the
 //! same experiment again reuses them.
+//!
+//! [`sweep::run_sweep`] runs steps 1–4 once per text-vector size `k` (with and without the
+//! clustering and smoothness terms): the dimension sweep.
 
+pub mod baseline;
 pub mod discovery;
 pub mod membership;
+mod progress;
 pub mod readings;
 pub mod report;
 pub mod split;
+pub mod sweep;
 pub mod voids;
 
 use std::path::{Path, PathBuf};
@@ -43,10 +50,12 @@ use cllm_void::VoidSearchOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
+pub use baseline::{SentenceBaseline, SentenceSpace};
 pub use discovery::{Discovery, SourceCount};
 pub use membership::{Membership, SpaceSeparation};
 pub use readings::{CrossDecoding, Reading, ReadingResult};
 pub use split::ExperimentSplit;
+pub use sweep::{run_sweep, SweepArm, SweepOptions, SweepReport};
 
 /// Everything an experiment needs besides the backbone and the corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +88,10 @@ pub struct ExperimentOptions {
     pub knn: usize,
     /// Seed of every draw of the experiment (the runs keep their own).
     pub seed: u64,
+    /// Progress bars on the long steps (encoding, the void search, decoding), shown when
+    /// stderr is a terminal. CLLM1's training has its own (`cllm1.progress`).
+    #[serde(default)]
+    pub progress: bool,
 }
 
 impl ExperimentOptions {
@@ -109,6 +122,7 @@ impl ExperimentOptions {
             bootstrap: 1000,
             knn: 10,
             seed: 0,
+            progress: false,
         }
     }
 }
@@ -135,12 +149,15 @@ pub struct ExperimentReport {
 }
 
 /// Runs (or resumes) the experiment into `out_dir` and writes its report there.
+/// `sentence` adds a sentence encoder's space (MiniLM) to the baselines of step 4.
 ///
 /// `B` is the autodiff training backend; scoring runs on its inner backend.
+#[allow(clippy::too_many_arguments)]
 pub fn run_experiment<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
     backbone: &LlamaBackbone<B::InnerBackend>,
+    sentence: Option<&SentenceBaseline>,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
@@ -156,9 +173,13 @@ pub fn run_experiment<B: AutodiffBackend>(
         family = split.family.len(),
         "split read back"
     );
-    let space = split::encode(&cllm1, &split)?;
+    let space = split::encode(&cllm1, &split, opts.progress)?;
     let zones = voids::find_or_load(&space, &split, &opts.voids, out_dir)?;
-    let separation = membership::separation(opts, &cllm1, &split, &space)?;
+    let sentences = match sentence {
+        Some(b) => Some(baseline::sentence_space(b, &split, out_dir)?),
+        None => None,
+    };
+    let separation = membership::separation(opts, &cllm1, &split, &space, sentences.as_ref())?;
     let readings = readings::run::<B>(
         opts,
         out_dir,
@@ -189,7 +210,7 @@ pub fn run_experiment<B: AutodiffBackend>(
 /// CLLM1's run directory inside the experiment's.
 pub const CLLM1: &str = "cllm1";
 
-fn check(opts: &ExperimentOptions) -> Result<()> {
+pub(crate) fn check(opts: &ExperimentOptions) -> Result<()> {
     if !opts.cllm1.split.held_out_families.contains(&opts.family) {
         return Err(EvalError::InvalidInput(format!(
             "CLLM1's split must hold {:?} out",
@@ -205,7 +226,7 @@ fn check(opts: &ExperimentOptions) -> Result<()> {
 }
 
 /// Trains CLLM1 (or resumes it), or reads its report when the run finished before.
-fn cllm1<B: AutodiffBackend>(
+pub(crate) fn cllm1<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
     backbone: &LlamaBackbone<B::InnerBackend>,

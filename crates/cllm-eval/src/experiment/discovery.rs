@@ -106,7 +106,13 @@ pub fn run<B: Backend>(
             .iter()
             .map(|(v, _)| TextVector::new(v.clone()))
             .collect::<std::result::Result<_, _>>()?;
-        let decoded = cllm1.generate(&vectors, &decode)?;
+        let decoded = super::progress::decode_with_bar(
+            cllm1,
+            &vectors,
+            &decode,
+            &format!("decoding {} samples", source.name()),
+            opts.progress,
+        )?;
         let mut decodes = Vec::with_capacity(decoded.len());
         for ((vector, provenance), d) in drawn.into_iter().zip(decoded) {
             let text = backbone.detokenize(&d.ids)?;

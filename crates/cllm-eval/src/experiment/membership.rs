@@ -9,6 +9,7 @@ use cllm_autoencoder::Cllm;
 use cllm_void::VoidReport;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::SentenceSpace;
 use super::split::{Part, Space, Split};
 use super::voids::inside_a_zone;
 use super::ExperimentOptions;
@@ -73,13 +74,15 @@ pub fn membership(
     })
 }
 
-/// The family against validation texts in CLLM1's space and in the backbone's mean-pooled
-/// token-embedding space (the corpus vocabulary rows of CLLM1's table: layer 0).
+/// The family against validation texts in CLLM1's space, in the backbone's mean-pooled
+/// token-embedding space (the corpus vocabulary rows of CLLM1's table: layer 0) and, when
+/// given, in a sentence encoder's space.
 pub fn separation<B: Backend>(
     opts: &ExperimentOptions,
     cllm1: &Cllm<B>,
     split: &Split,
     space: &Space,
+    sentences: Option<&SentenceSpace>,
 ) -> Result<Vec<SpaceSeparation>> {
     let auroc = |train: &[Vec<f32>], val: &[Vec<f32>], fam: &[Vec<f32>]| -> Result<Interval> {
         let f = knn_void_scores(train, fam, opts.knn)?;
@@ -92,7 +95,7 @@ pub fn separation<B: Backend>(
         pooled(&split.val)?,
         pooled(&split.family)?,
     );
-    Ok(vec![
+    let mut spaces = vec![
         SpaceSeparation {
             space: format!("CLLM1 (k = {})", cllm1.k()),
             dim: cllm1.k(),
@@ -103,7 +106,15 @@ pub fn separation<B: Backend>(
             dim: train.first().map_or(0, Vec::len),
             auroc: auroc(&train, &val, &fam)?,
         },
-    ])
+    ];
+    if let Some(s) = sentences {
+        spaces.push(SpaceSeparation {
+            space: s.name.clone(),
+            dim: s.dim,
+            auroc: auroc(&s.train, &s.val, &s.family)?,
+        });
+    }
+    Ok(spaces)
 }
 
 /// The mean of every text's token-embedding rows.

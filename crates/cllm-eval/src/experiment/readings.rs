@@ -135,7 +135,7 @@ pub fn run<B: AutodiffBackend>(
             reading,
             description: reading.describe().into(),
             membership: membership(opts, codes, space, &val_scores, zones)?,
-            cross_decoding: cross_decode(opts, cllm1, codes, part, backbone)?,
+            cross_decoding: cross_decode(opts, cllm1, codes, part, reading.describe(), backbone)?,
             note,
         })
     };
@@ -251,6 +251,7 @@ pub(crate) fn cross_decode<B: Backend>(
     cllm1: &Cllm<B>,
     codes: &[Vec<f32>],
     part: &Part,
+    part_label: &str,
     backbone: &dyn Backbone,
 ) -> Result<CrossDecoding> {
     let vectors: Vec<TextVector> = codes
@@ -261,7 +262,13 @@ pub(crate) fn cross_decode<B: Backend>(
         max_tokens: Some(cllm1.config().max_len + 1),
         ..DecodeOptions::default()
     };
-    let decoded = cllm1.generate(&vectors, &decode)?;
+    let decoded = super::progress::decode_with_bar(
+        cllm1,
+        &vectors,
+        &decode,
+        &format!("decoding {}", part_label),
+        opts.progress,
+    )?;
     let (mut f1, mut acc, mut reads, mut originals) = (0.0, 0.0, Vec::new(), 0usize);
     let mut distinct = std::collections::HashSet::new();
     let mut examples = Vec::new();

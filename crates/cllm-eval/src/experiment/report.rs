@@ -60,7 +60,7 @@ pub fn write(
     save(out_dir, "report.html", &page)
 }
 
-fn save(dir: &Path, name: &str, text: &str) -> Result<()> {
+pub(crate) fn save(dir: &Path, name: &str, text: &str) -> Result<()> {
     let path = dir.join(name);
     cllm_core::write_atomic(&path, text.as_bytes()).map_err(|e| EvalError::Io { path, source: e })
 }
@@ -72,7 +72,7 @@ fn title(r: &ExperimentReport) -> String {
     )
 }
 
-fn interval(i: &Interval) -> String {
+pub(crate) fn interval(i: &Interval) -> String {
     format!("{:.3} [{:.3}, {:.3}]", i.estimate, i.low, i.high)
 }
 

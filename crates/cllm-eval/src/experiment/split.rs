@@ -157,21 +157,33 @@ pub struct Space {
     pub family: Vec<Vec<f32>>,
 }
 
-/// Encodes every part with CLLM1.
-pub fn encode<B: Backend>(cllm: &Cllm<B>, split: &Split) -> Result<Space> {
+/// Encodes every part with CLLM1 (a progress bar over all texts when `progress`).
+pub fn encode<B: Backend>(cllm: &Cllm<B>, split: &Split, progress: bool) -> Result<Space> {
+    let total = split.train.len() + split.val.len() + split.family.len();
+    let bar = super::progress::bar(total, "encoding texts with CLLM1", progress);
     let codes = |p: &Part| -> Result<Vec<Vec<f32>>> {
-        Ok(cllm
-            .encode_ids(&p.ids)?
-            .into_iter()
-            .map(|v| v.as_slice().to_vec())
-            .collect())
+        let mut out = Vec::with_capacity(p.len());
+        for chunk in p.ids.chunks(ENCODE_CHUNK) {
+            out.extend(
+                cllm.encode_ids(chunk)?
+                    .into_iter()
+                    .map(|v| v.as_slice().to_vec()),
+            );
+            bar.inc(chunk.len() as u64);
+        }
+        Ok(out)
     };
-    Ok(Space {
+    let space = Space {
         train: codes(&split.train)?,
         val: codes(&split.val)?,
         family: codes(&split.family)?,
-    })
+    };
+    bar.finish_and_clear();
+    Ok(space)
 }
+
+/// Texts per call of the encoder while encoding a split (a progress bar step).
+const ENCODE_CHUNK: usize = 256;
 
 /// `idx` in a seeded order.
 fn shuffled(idx: &[usize], seed: u64) -> Vec<usize> {

@@ -70,7 +70,12 @@ pub fn find_or_load(
     let path = out_dir.join(VOIDS_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Ok(report) = serde_json::from_str::<VoidReport>(&text) {
-            if report.n_points == space.train.len() && report.options == *opts {
+            // whether a bar was shown does not change the search
+            let same = VoidSearchOptions {
+                progress: opts.progress,
+                ..report.options.clone()
+            } == *opts;
+            if report.n_points == space.train.len() && same {
                 tracing::info!(path = %path.display(), "void zones found before; reusing them");
                 return Ok(Zones { report });
             }
