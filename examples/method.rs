@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3–6. store → zones → vectors → text, and the test of the method
     let mut opts = ExperimentOptions::new(&family, cllm1);
-    opts.finetune_time_s = Some(30.0);
+    opts.finetune_time_s = Some((minutes * 10.0).max(5.0)); // 30 s for the default 3 min
     opts.code_fit.steps = 30;
     opts.texts_per_split = 24;
     opts.samples = 12;
