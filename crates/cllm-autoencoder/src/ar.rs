@@ -273,6 +273,22 @@ impl<B: Backend> ArDecoder<B> {
         inputs: Tensor<B, 3>,
         keep: Option<Tensor<B, 3>>,
     ) -> Tensor<B, 3> {
+        let t = inputs.dims()[1];
+        let rows = self.forward_with_summary(z, inputs, keep);
+        rows.narrow(1, 1, t)
+    }
+
+    /// [`forward`](Self::forward) with one more row in front: the output of the last
+    /// prefix position, `[b, 1 + T, d]`. That row sees the vector only (the prefix
+    /// positions come first and attention is causal) and no token is predicted from it:
+    /// the bag-of-words term ([`crate::loss::bag_of_words_term`]) scores it against the
+    /// text's words, so that the decoder must read the text's content out of the vector.
+    pub fn forward_with_summary(
+        &self,
+        z: Tensor<B, 2>,
+        inputs: Tensor<B, 3>,
+        keep: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
         let [b, t, _] = inputs.dims();
         let bos = self
             .bos
@@ -296,7 +312,7 @@ impl<B: Backend> ArDecoder<B> {
             h = layer.forward(h);
         }
         self.out
-            .forward(self.norm.forward(h.narrow(1, self.n_prefix, t)))
+            .forward(self.norm.forward(h.narrow(1, self.n_prefix - 1, t + 1)))
     }
 
     /// Starts generation for `z` (`[b, k]`): runs the prefix and the begin vector and

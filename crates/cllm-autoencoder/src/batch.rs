@@ -128,6 +128,20 @@ impl HostBatch {
             .collect()
     }
 
+    /// Every text's content tokens as a bag over the `vocab` indices: row-major
+    /// `[size × vocab]`, each row the token frequencies (summing to 1; all zero for an
+    /// empty text). The target of the bag-of-words term.
+    pub fn bags(&self, vocab: usize) -> Vec<f32> {
+        let mut bags = vec![0f32; self.size * vocab];
+        for (b, &len) in self.lens.iter().enumerate() {
+            let row = &mut bags[b * vocab..(b + 1) * vocab];
+            for &t in &self.target[b * self.max_len..b * self.max_len + len] {
+                row[t] += 1.0 / len as f32;
+            }
+        }
+        bags
+    }
+
     /// Padding mask `[size × max_len]`, true past each text's content.
     pub fn pad_mask(&self) -> Vec<bool> {
         self.lens
@@ -173,6 +187,18 @@ pub fn normal_noise(n: usize, rng: &mut impl Rng) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bags_are_each_texts_token_frequencies() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let texts: [&[usize]; 3] = [&[1, 2, 2, 3], &[4], &[]];
+        let hb = HostBatch::new(&texts, 6, 0, 0.0, &mut rng);
+        let bags = hb.bags(5);
+        assert_eq!(&bags[0..5], &[0.0, 0.25, 0.5, 0.25, 0.0]);
+        assert_eq!(&bags[5..10], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+        // the pad (index 0) of the padded positions is not in any bag; an empty text has none
+        assert_eq!(&bags[10..15], &[0.0; 5]);
+    }
 
     #[test]
     fn batches_cover_each_index_once_and_group_lengths() {

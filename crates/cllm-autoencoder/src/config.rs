@@ -280,8 +280,8 @@ impl CllmConfig {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
         }
         if let DecoderConfig::Autoregressive(ar) = &self.decoder {
-            if ar.width == 0 || ar.layers == 0 || ar.heads == 0 {
-                return bad("decoder width, layers and heads must be positive".into());
+            if ar.width == 0 || ar.layers == 0 || ar.heads == 0 || ar.prefix == 0 {
+                return bad("decoder width, layers, heads and prefix must be positive".into());
             }
             if !ar.width.is_multiple_of(ar.heads) {
                 return bad(format!(

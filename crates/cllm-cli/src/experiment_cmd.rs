@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cllm_autoencoder::{
-    AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend, SplitOptions, TrainOptions,
+    AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend, LossConfig, SplitOptions,
+    TrainOptions,
 };
 use cllm_backbone::MiniLm;
 use cllm_backbone::{device, LlamaBackbone};
@@ -47,6 +48,9 @@ pub struct ExperimentArgs {
     /// Relative std of the smoothness noise on the text vector where the terms are on.
     #[arg(long, default_value_t = 0.1)]
     latent_noise: f64,
+    /// Weight of CLLM1's bag-of-words term (autoregressive decoder; 0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    bow_weight: f64,
     /// Skip the MiniLM sentence-vector baseline (all-MiniLM-L6-v2; fetched with the assets).
     #[arg(long)]
     no_minilm: bool,
@@ -127,6 +131,10 @@ impl ExperimentArgs {
             checkpoint_every: 100,
             progress: true,
             seed: self.seed,
+            loss: LossConfig {
+                bow_weight: self.bow_weight,
+                ..LossConfig::new()
+            },
             split: SplitOptions {
                 held_out_families: vec![self.family.clone()],
                 val_fraction: 0.05,

@@ -104,6 +104,10 @@ pub struct TrainArgs {
     /// Weight of the semantic alignment term (needs --sentence-embeddings).
     #[arg(long, default_value_t = 0.0)]
     align_weight: f64,
+    /// Weight of the bag-of-words term (--decoder ar): the decoder's prefix output must
+    /// predict the text's words from the vector alone, against posterior collapse.
+    #[arg(long, default_value_t = 0.0)]
+    bow_weight: f64,
     /// Sentence embeddings of the corpus texts (a vector file from `cllm sentence-embed`).
     #[arg(long)]
     sentence_embeddings: Option<PathBuf>,
@@ -204,6 +208,7 @@ impl TrainArgs {
         loss.latent_noise = self.latent_noise;
         loss.cluster_weight = self.cluster_weight;
         loss.align_weight = self.align_weight;
+        loss.bow_weight = self.bow_weight;
         if self.align_weight > 0.0 && self.sentence_embeddings.is_none() {
             return Err("--align-weight needs --sentence-embeddings FILE".into());
         }

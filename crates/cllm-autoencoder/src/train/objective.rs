@@ -10,7 +10,9 @@ use crate::batch::{normal_noise, rng_for, sampled_candidates, stream, HostBatch}
 use crate::error::{AutoencoderError, Result};
 use crate::eval::input_tensors;
 use crate::head_ce::{tied_head_ce_chunked, DEFAULT_CHUNK_LOGITS};
-use crate::loss::{alignment_term, clustering_term, cosine_distance, LossConfig};
+use crate::loss::{
+    alignment_term, bag_of_words_term, clustering_term, cosine_distance, LossConfig,
+};
 use crate::model::{CllmModel, Decoder, MirrorDecoder};
 use crate::semantic::SemanticTargets;
 
@@ -69,7 +71,9 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     let (z, extra) = latent_terms(z, cfg, align, seed, step);
     let head = match &model.decoder {
         Decoder::Mirror(mirror) => mirror_loss(mirror, z, e_v, hb, cfg, seed, step),
-        Decoder::Autoregressive(ar) => ar_loss(ar, z, e_v, hb, seed, step),
+        Decoder::Autoregressive(ar) => {
+            ar_loss(ar, z, e_v, hb, cfg, model.logit_scale(), seed, step)
+        }
     };
     let (ce, predicted) = tied_head_ce_chunked(
         head.rows,
@@ -121,7 +125,7 @@ pub(crate) fn restoration_ce<B: AutodiffBackend>(
         Decoder::Autoregressive(ar) => {
             let mut ar = ar.clone();
             ar.word_dropout = 0.0;
-            ar_loss(&ar, z, e_v, hb, 0, 0)
+            ar_loss(&ar, z, e_v, hb, &cfg, model.logit_scale(), 0, 0)
         }
     };
     tied_head_ce_chunked(
@@ -233,12 +237,16 @@ fn mirror_loss<B: AutodiffBackend>(
 
 /// The autoregressive decoder, teacher-forced: position `p` of a text predicts its token
 /// `p` from the vector and the tokens before it (some replaced by the mask vector: word
-/// dropout); the head scores every content position and the end marker after it.
+/// dropout); the head scores every content position and the end marker after it. With
+/// `cfg.bow_weight > 0` the output of the last prefix position adds the bag-of-words term.
+#[allow(clippy::too_many_arguments)]
 fn ar_loss<B: AutodiffBackend>(
     ar: &ArDecoder<B>,
     z: Tensor<B, 2>,
     e_v: &Tensor<B, 2>,
     hb: &HostBatch,
+    cfg: &LossConfig,
+    scale: Tensor<B, 1>,
     seed: u64,
     step: u64,
 ) -> HeadInput<B> {
@@ -261,7 +269,17 @@ fn ar_loss<B: AutodiffBackend>(
             .collect();
         Tensor::<B, 3>::from_data(TensorData::new(keep, [b, t, 1]), &device)
     });
-    let out = ar.forward(z, x, keep).reshape([b * t, d]);
+    let with_summary = ar.forward_with_summary(z, x, keep);
+    let mut extra = Vec::new();
+    if cfg.bow_weight > 0.0 {
+        let summary = with_summary.clone().narrow(1, 0, 1).reshape([b, d]);
+        let bags = Tensor::<B, 2>::from_data(
+            TensorData::new(hb.bags(e_v.dims()[0]), [b, e_v.dims()[0]]),
+            &device,
+        );
+        extra.push(bag_of_words_term(summary, e_v.clone(), scale, bags) * cfg.bow_weight);
+    }
+    let out = with_summary.narrow(1, 1, t).reshape([b * t, d]);
     let mut positions = Vec::new();
     let mut targets = Vec::new();
     for (i, &len) in hb.lens.iter().enumerate() {
@@ -277,7 +295,7 @@ fn ar_loss<B: AutodiffBackend>(
         targets,
         scored,
         mse: None,
-        extra: Vec::new(),
+        extra,
     }
 }
 

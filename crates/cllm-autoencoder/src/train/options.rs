@@ -14,7 +14,8 @@ use std::path::PathBuf;
 pub struct TrainOptions {
     /// The architecture.
     pub model: CllmConfig,
-    /// The objective.
+    /// The objective (terms added since a run was saved take their defaults).
+    #[serde(deserialize_with = "loss_with_defaults")]
     pub loss: LossConfig,
     /// Texts per step.
     pub batch_size: usize,
@@ -245,9 +246,30 @@ impl TrainOptions {
             || self.loss.cluster_weight < 0.0
             || self.loss.mse_weight < 0.0
             || self.loss.align_weight < 0.0
+            || !(self.loss.bow_weight >= 0.0)
         {
             return bad("loss weights must be non-negative");
         }
+        if self.loss.bow_weight > 0.0 && !self.model.is_autoregressive() {
+            return bad("the bag-of-words term needs the autoregressive decoder (--decoder ar)");
+        }
         Ok(())
     }
+}
+
+/// A saved [`LossConfig`], with the defaults of terms that did not exist when it was saved
+/// (burn's `Config` derive refuses a missing field), so that the runs of earlier versions
+/// resume and are recognised as finished.
+fn loss_with_defaults<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<LossConfig, D::Error> {
+    use serde::de::Error;
+    let mut saved = serde_json::Value::deserialize(d)?;
+    let defaults = serde_json::to_value(LossConfig::new()).map_err(D::Error::custom)?;
+    if let (Some(saved), Some(defaults)) = (saved.as_object_mut(), defaults.as_object()) {
+        for (key, value) in defaults {
+            saved.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    serde_json::from_value(saved).map_err(D::Error::custom)
 }

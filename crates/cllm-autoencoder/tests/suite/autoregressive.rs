@@ -163,3 +163,44 @@ fn decoding_bad_vectors_is_a_typed_error() {
     assert!(out[0].ids.len() <= 5);
     assert!(out[0].ids.iter().all(|&i| (i as usize) < common::VOCAB));
 }
+
+/// With the bag-of-words term the loss is the token cross-entropy plus the term (at least
+/// the entropy of a text's bag, so clearly positive), and training lowers the term: the
+/// prefix output learns the texts' words from the vector.
+#[test]
+fn the_bag_of_words_term_adds_to_the_loss_and_is_learned() {
+    let _guard = common::serial();
+    let data = common::data(12, 5);
+    let mut opts = common::quiet_options();
+    opts.model = ar_config();
+    opts.split.val_fraction = 0.0;
+    opts.batch_size = 12;
+    opts.max_steps = 60;
+    opts.warmup_steps = 5;
+    opts.learning_rate = 3e-3;
+    opts.loss.bow_weight = 1.0;
+    let dir = tempfile::tempdir().unwrap();
+    let report = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap();
+    let h = &report.state.history;
+    let bow = |r: &cllm_autoencoder::train::StepRecord| r.loss - r.ce;
+    assert!(
+        bow(&h[0]) > 0.5,
+        "first step: total {} ce {}",
+        h[0].loss,
+        h[0].ce
+    );
+    let last = h.last().unwrap();
+    assert!(
+        bow(last) < 0.8 * bow(&h[0]),
+        "bag-of-words term {} -> {}",
+        bow(&h[0]),
+        bow(last)
+    );
+}

@@ -193,3 +193,42 @@ fn validating_on_no_text_is_refused_up_front() {
     );
     assert!(!dir.path().join("model").exists());
 }
+
+/// Runs saved before a loss term existed (here: `bow_weight`) still read: the missing
+/// term takes its default (off), so they resume and are recognised as finished.
+#[test]
+fn saved_options_without_a_newer_loss_term_read_with_its_default() {
+    let opts = common::quiet_options();
+    let mut saved = serde_json::to_value(&opts).unwrap();
+    saved["loss"]
+        .as_object_mut()
+        .unwrap()
+        .remove("bow_weight")
+        .unwrap();
+    let back: cllm_autoencoder::TrainOptions = serde_json::from_value(saved).unwrap();
+    assert_eq!(back, opts);
+    assert_eq!(back.loss.bow_weight, 0.0);
+}
+
+/// The bag-of-words term reads the autoregressive decoder's prefix: a mirror run asking
+/// for it is refused before the first step.
+#[test]
+fn the_bag_of_words_term_needs_the_autoregressive_decoder() {
+    let data = common::data(40, 1);
+    let mut opts = common::quiet_options();
+    opts.model.decoder = cllm_autoencoder::DecoderConfig::Mirror;
+    opts.loss.bow_weight = 1.0;
+    let dir = tempfile::tempdir().unwrap();
+    let err = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, AutoencoderError::InvalidConfig(ref m) if m.contains("bag-of-words")),
+        "{err}"
+    );
+}
