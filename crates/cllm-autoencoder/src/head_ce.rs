@@ -23,6 +23,15 @@
 //! treated as constants (the frozen embedding table); if they require a gradient the plain
 //! form is used instead. Tested against the plain form: same loss, same gradients for the
 //! rows and the scale, same predictions.
+//!
+//! The chunks are computed in one of two ways:
+//!
+//! - on the CPU backends (Flex, NdArray over f32), on host memory (the `host` submodule):
+//!   per block of rows, one `gemm` for the logits, one walk per row (max, exp, sum, loss,
+//!   argmax, `G` in place, `Σ G ⊙ logits`) and one `gemm` for `G · C`, the blocks spread over
+//!   the threads; `C` is read where it lies (borrowed on Flex, no transposed copy);
+//! - elsewhere (GPUs), in burn tensor operations ([`tied_head_ce_chunked_generic`]): about
+//!   ten element-wise passes over each chunk besides the two matrix products.
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
@@ -86,7 +95,7 @@ pub fn tied_head_ce_chunked<B: AutodiffBackend>(
         return tied_head_ce_chunked_generic(rows, cand, scale, targets, chunk_logits);
     }
     let s = host::with_host_values(scale.clone().inner(), |v| v[0]);
-    let block = (chunk_logits / c).clamp(1, n);
+    let block = host::rows_per_block(n, c, chunk_logits, rayon::current_num_threads());
     let head = host::with_host_values(rows.clone().inner(), |r| {
         host::with_host_values(cand.inner(), |cv| {
             host::tied_head_ce_on_host(r, cv, d, s, &ids, block)
@@ -284,7 +293,8 @@ mod tests {
         let (v_ref, g_ref, gs_ref) = reference(&rows, &cand, &targets, f64::from(log_s), d);
         let g_max = g_ref.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let mut preds = Vec::new();
-        // 5 rows per chunk (8 chunks, the last one short), and one chunk
+        // at most 5 rows per chunk (on 2 threads: 8 chunks, the last one short), and one chunk
+        // (on the host: one per thread)
         for form in [
             Form::Plain,
             Form::Generic(5 * c),
@@ -337,8 +347,8 @@ mod tests {
     }
 
     /// The host form and burn's chunked form agree at a size where the vector loops, the
-    /// blocks and the thread pool all take part: 301 rows (blocks of 64, the last one short)
-    /// of width 64 against 1,000 candidates.
+    /// blocks and the thread pool all take part: 301 rows (blocks of at most 64, the last one
+    /// short) of width 64 against 1,000 candidates.
     ///
     /// Both run in f32 with different summation orders. The logits are dot products of 64
     /// terms of order 0.3² times s = e^0.5, |logit| ≲ 10, each within ~64·2⁻²⁴·10 ≈ 4e-5 of

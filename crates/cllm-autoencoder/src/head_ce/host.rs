@@ -78,6 +78,16 @@ pub(super) fn takes_host_form<B: Backend>(dtypes: &[DType]) -> bool {
     runs_on_host::<B>() && dtypes.iter().all(|d| *d == DType::F32)
 }
 
+/// Rows per block for `n` rows against `c` candidates: blocks of at most about
+/// `chunk_logits` logits, as many as there are threads at least and a multiple of their
+/// number (each thread takes the same number of blocks, give or take the last short one).
+pub(super) fn rows_per_block(n: usize, c: usize, chunk_logits: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let by_size = (n * c).div_ceil(chunk_logits.max(1));
+    let blocks = by_size.max(threads).div_ceil(threads) * threads;
+    n.div_ceil(blocks).max(1)
+}
+
 /// What the host form computes for the whole batch.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct HostHead {
@@ -309,6 +319,18 @@ mod kernels {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn blocks_are_shared_evenly_by_the_threads() {
+            use super::super::rows_per_block;
+            // a bench_step batch on 2 threads: 10 blocks of 410 rows (the last 406)
+            assert_eq!(rows_per_block(4096, 9576, 1 << 22, 2), 410);
+            // 16 threads: at least one block each
+            assert_eq!(rows_per_block(4096, 9576, 1 << 22, 16), 256);
+            // the unit tests' chunks of 5 rows of 37 on 2 threads: 8 blocks, the last short
+            assert_eq!(rows_per_block(37, 23, 5 * 23, 2), 5);
+            assert_eq!(rows_per_block(1, 23, 1, 8), 1);
+        }
 
         #[test]
         fn exp_is_within_two_ulp_of_f64_over_the_softmax_range() {
