@@ -8,9 +8,24 @@
 //! softmax (no sampled negatives). Prints one JSON line; the first 2 steps are excluded.
 //! Runs on the default backend (Flex on CPU); `CLLM_BENCH_BACKEND=ndarray` runs NdArray.
 
-// the allocator of the `cllm` binary, so that the step is timed as `cllm train` runs it
+// the allocator of the `cllm` binary, set up as it sets it up (`keep_freed_memory`), so that
+// the step is timed as `cllm train` runs it
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// As the `cllm` binary: mimalloc keeps freed memory instead of purging it after 10 ms
+/// (see `keep_freed_memory` in `crates/cllm-cli/src/main.rs`); `MIMALLOC_PURGE_DELAY` wins.
+fn keep_freed_memory() {
+    extern "C" {
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_t` (2.x and 3.x)
+    const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain option setter of the allocator the binary links; -1 = never purge.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
+}
 
 use cllm_autoencoder::{
     train, CachedText, CllmConfig, DefaultTrainBackend, RunControl, TokenCache, TrainData,
@@ -25,6 +40,7 @@ fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    keep_freed_memory();
     let preset: String = arg("--preset").unwrap_or_else(|| "cpu-k64".into());
     let batch: usize = arg("--batch").unwrap_or(16);
     let steps: usize = arg("--steps").unwrap_or(12);

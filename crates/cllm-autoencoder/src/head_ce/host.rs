@@ -1,0 +1,377 @@
+//! The tied-head cross-entropy on host memory, for the CPU backends (Flex, NdArray).
+//!
+//! burn's chunked form ([`super::tied_head_ce_chunked_generic`]) runs about ten element-wise
+//! passes over every `[rows × |C|]` chunk of logits (scale, max, subtract, exp, sum, gather,
+//! divide, scatter, product, sum), each a separate tensor with its own allocation, plus the
+//! two matrix products. Here every block of rows costs two `gemm` calls and one short walk
+//! per row:
+//!
+//! ```text
+//! logits = s · R_b · Cᵀ                                   gemm, [rows × |C|]
+//! per row: max, argmax; e = exp(logit − max), z = Σ e;   one buffer, in place
+//!          loss += ln z − (logit_t − max)
+//!          G = e / (z·n), G_t −= 1/n;  Σ G ⊙ logits for the scale
+//! ∂R_b = s · G · C                                        gemm, [rows × d]
+//! ```
+//!
+//! `C` is read in place through strides (no transposed copy), and on Flex the rows and the
+//! candidates are borrowed from the tensors without a copy. The blocks are spread over
+//! rayon's thread pool, one single-threaded `gemm` per block, with one logits buffer per task.
+//! The row kernels are compiled for AVX2 + FMA and for AVX-512 and chosen at run time (a
+//! portable copy otherwise), so the same code runs on CPUs with and without AVX-512.
+
+use std::any::{Any, TypeId};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use rayon::prelude::*;
+
+/// Whether `B` keeps its tensors in host memory as plain buffers (Flex, NdArray over f32),
+/// so that the host form can run on them.
+pub(super) fn runs_on_host<B: Backend>() -> bool {
+    let id = TypeId::of::<B>();
+    #[cfg(feature = "flex")]
+    if id == TypeId::of::<burn::backend::Flex>() {
+        return true;
+    }
+    // the unit tests run NdArray (a dev-dependency) whatever the features
+    #[cfg(any(feature = "ndarray", test))]
+    if id == TypeId::of::<burn::backend::NdArray<f32>>() {
+        return true;
+    }
+    let _ = id;
+    false
+}
+
+/// Runs `f` on the values of the f32 tensor `t`, row-major: borrowed when `t` is a
+/// contiguous Flex tensor, read back otherwise.
+pub(super) fn with_host_values<B: Backend, const D: usize, R>(
+    t: Tensor<B, D>,
+    f: impl FnOnce(&[f32]) -> R,
+) -> R {
+    let primitive = t.into_primitive().tensor();
+    #[cfg(feature = "flex")]
+    if let Some(flex) = (&primitive as &dyn Any).downcast_ref::<burn::backend::flex::FlexTensor>() {
+        if let Some(values) = flex.as_slice::<f32>() {
+            return f(values);
+        }
+    }
+    let values = Tensor::<B, D>::from_primitive(TensorPrimitive::Float(primitive))
+        .into_data()
+        .into_vec::<f32>()
+        .expect("the host form only runs on f32 tensors");
+    f(&values)
+}
+
+/// A `[rows, cols]` tensor over `values` on `device` (no copy on Flex).
+pub(super) fn host_tensor<B: Backend>(
+    values: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// Whether the host form can run on tensors of dtype `dtype` on backend `B`.
+pub(super) fn takes_host_form<B: Backend>(dtypes: &[DType]) -> bool {
+    runs_on_host::<B>() && dtypes.iter().all(|d| *d == DType::F32)
+}
+
+/// Rows per block for `n` rows against `c` candidates: blocks of at most about
+/// `chunk_logits` logits, as many as there are threads at least and a multiple of their
+/// number (each thread takes the same number of blocks, give or take the last short one).
+pub(super) fn rows_per_block(n: usize, c: usize, chunk_logits: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let by_size = (n * c).div_ceil(chunk_logits.max(1));
+    let blocks = by_size.max(threads).div_ceil(threads) * threads;
+    n.div_ceil(blocks).max(1)
+}
+
+/// What the host form computes for the whole batch.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct HostHead {
+    /// Mean cross-entropy over the rows.
+    pub loss: f64,
+    /// `∂L/∂rows`, `[n × d]`.
+    pub grad_rows: Vec<f32>,
+    /// `∂L/∂s`.
+    pub grad_scale: f64,
+    /// Argmax candidate of every row (the first of equal maxima).
+    pub predicted: Vec<i64>,
+}
+
+/// The loss, its gradients and the predictions of `rows` (`[n × d]`) against `cand`
+/// (`[c × d]`) at scale `scale`, `block` rows at a time (see the module docs). `targets`
+/// are positions in `0..c` (the caller checks them) and `rows` holds `targets.len()` rows.
+pub(super) fn tied_head_ce_on_host(
+    rows: &[f32],
+    cand: &[f32],
+    d: usize,
+    scale: f32,
+    targets: &[i64],
+    block: usize,
+) -> HostHead {
+    let n = targets.len();
+    let c = cand.len() / d;
+    debug_assert_eq!(rows.len(), n * d);
+    debug_assert!(targets.iter().all(|&t| t >= 0 && (t as usize) < c));
+    let block = block.clamp(1, n.max(1));
+    let inv_n = 1.0 / n as f32;
+    let mut grad_rows = vec![0.0f32; n * d];
+    let mut predicted = vec![0i64; n];
+    let (loss, grad_scale) = grad_rows
+        .par_chunks_mut(block * d)
+        .zip(predicted.par_chunks_mut(block))
+        .zip(rows.par_chunks(block * d).zip(targets.par_chunks(block)))
+        .map_init(Vec::new, |logits, ((grad, pred), (rows, targets))| {
+            let m = targets.len();
+            logits.resize(m * c, 0.0);
+            let logits = &mut logits[..m * c];
+            // logits [m, c] = s · rows [m, d] · Cᵀ (C read through strides)
+            // SAFETY: the buffers hold m·d, c·d and m·c values with the strides given.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    c,
+                    d,
+                    logits.as_mut_ptr(),
+                    1,
+                    c as isize,
+                    false,
+                    rows.as_ptr(),
+                    1,
+                    d as isize,
+                    cand.as_ptr(),
+                    d as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            let mut loss = 0.0f64;
+            let mut grad_logit_sum = 0.0f64;
+            for ((row, &t), p) in logits.chunks_exact_mut(c).zip(targets).zip(pred.iter_mut()) {
+                let r = kernels::softmax_grad_row(row, t as usize, inv_n);
+                loss += r.ce;
+                grad_logit_sum += r.grad_dot_logits;
+                *p = r.argmax as i64;
+            }
+            // grad [m, d] = s · G [m, c] · C [c, d]
+            // SAFETY: as above.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    d,
+                    c,
+                    grad.as_mut_ptr(),
+                    1,
+                    d as isize,
+                    false,
+                    logits.as_ptr(),
+                    1,
+                    c as isize,
+                    cand.as_ptr(),
+                    1,
+                    d as isize,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            (loss, grad_logit_sum)
+        })
+        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    HostHead {
+        loss: loss / n as f64,
+        grad_rows,
+        // Σ G ⊙ logits = Σ G ⊙ (s·R·Cᵀ), so ∂L/∂s = Σ G ⊙ logits / s
+        grad_scale: grad_scale / f64::from(scale),
+        predicted,
+    }
+}
+
+/// Row kernels, compiled for AVX-512 and for AVX2 + FMA when the CPU has them (chosen at
+/// run time), with a portable copy.
+mod kernels {
+    /// Runs `$body` through a copy compiled for the widest vector unit the CPU has.
+    macro_rules! dispatch {
+        ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $body:block) => {
+            pub(super) fn $name($($arg: $ty),*) -> $ret {
+                #[inline(always)]
+                fn body($($arg: $ty),*) -> $ret $body
+                #[cfg(target_arch = "x86_64")]
+                {
+                    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                    fn avx512($($arg: $ty),*) -> $ret { body($($arg),*) }
+                    #[target_feature(enable = "avx2,fma")]
+                    fn avx2($($arg: $ty),*) -> $ret { body($($arg),*) }
+                    if std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512vl")
+                        && std::is_x86_feature_detected!("fma")
+                    {
+                        // SAFETY: the CPU has the features `avx512` was compiled for.
+                        return unsafe { avx512($($arg),*) };
+                    }
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                        // SAFETY: the CPU has the features `avx2` was compiled for.
+                        return unsafe { avx2($($arg),*) };
+                    }
+                }
+                body($($arg),*)
+            }
+        };
+    }
+
+    /// Lanes of the accumulators (one AVX-512 register, two AVX2 registers).
+    const LANES: usize = 16;
+
+    /// `e^x` for `x` in f32 range (Cephes' `expf`: a degree-6 polynomial on `[-ln2/2, ln2/2]`
+    /// after a two-constant reduction; within 2 ulp), branch-free so that it vectorises.
+    /// The same function as the llama blocks' host kernels in `cllm-backbone`.
+    #[inline(always)]
+    pub(super) fn exp(x: f32) -> f32 {
+        let x = x.clamp(-87.336_54, 88.376_26);
+        let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+        let r = n.mul_add(-0.693_359_4, x);
+        let r = n.mul_add(2.121_944_4e-4, r);
+        let mut p = 1.987_569_1e-4_f32;
+        p = p.mul_add(r, 1.398_199_9e-3);
+        p = p.mul_add(r, 8.333_452e-3);
+        p = p.mul_add(r, 4.166_579_6e-2);
+        p = p.mul_add(r, 1.666_666_5e-1);
+        p = p.mul_add(r, 0.5);
+        let p = p.mul_add(r * r, r) + 1.0;
+        p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    }
+
+    /// What one row contributes.
+    pub(super) struct RowResult {
+        /// `ln Σ exp(logit − max) − (logit_target − max)`: the row's cross-entropy.
+        pub ce: f64,
+        /// `Σ_j G_j · logit_j` for the row.
+        pub grad_dot_logits: f64,
+        /// The first position of the largest logit.
+        pub argmax: usize,
+    }
+
+    dispatch!(softmax_grad_row(row: &mut [f32], target: usize, inv_n: f32) -> RowResult {
+        // the largest logit and its first position
+        let mut lane_max = [f32::NEG_INFINITY; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (m, v) in lane_max.iter_mut().zip(c) {
+                *m = m.max(*v);
+            }
+        }
+        let max = chunks
+            .remainder()
+            .iter()
+            .chain(&lane_max)
+            .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let argmax = row.iter().position(|&v| v == max).unwrap_or(0);
+        let shifted_target = row[target] - max;
+        // e = exp(logit − max) in place; z = Σ e, ez = Σ e · (logit − max)
+        let mut z = [0.0f32; LANES];
+        let mut ez = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for ((v, z), ez) in c.iter_mut().zip(z.iter_mut()).zip(ez.iter_mut()) {
+                let x = *v - max;
+                let e = exp(x);
+                *v = e;
+                *z += e;
+                *ez = e.mul_add(x, *ez);
+            }
+        }
+        let mut z_total: f32 = z.iter().sum();
+        let mut ez_total: f32 = ez.iter().sum();
+        for v in chunks.into_remainder() {
+            let x = *v - max;
+            let e = exp(x);
+            *v = e;
+            z_total += e;
+            ez_total = e.mul_add(x, ez_total);
+        }
+        // G = e / (z·n), minus 1/n at the target
+        let k = inv_n / z_total;
+        for v in row.iter_mut() {
+            *v *= k;
+        }
+        row[target] -= inv_n;
+        // Σ G ⊙ logits = Σ G ⊙ (logits − max) (G sums to zero)
+        //              = (Σ e·(logit − max) / z − (logit_t − max)) / n
+        RowResult {
+            ce: f64::from(z_total).ln() - f64::from(shifted_target),
+            grad_dot_logits: (f64::from(ez_total) / f64::from(z_total) - f64::from(shifted_target))
+                * f64::from(inv_n),
+            argmax,
+        }
+    });
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn blocks_are_shared_evenly_by_the_threads() {
+            use super::super::rows_per_block;
+            // a bench_step batch on 2 threads: 10 blocks of 410 rows (the last 406)
+            assert_eq!(rows_per_block(4096, 9576, 1 << 22, 2), 410);
+            // 16 threads: at least one block each
+            assert_eq!(rows_per_block(4096, 9576, 1 << 22, 16), 256);
+            // the unit tests' chunks of 5 rows of 37 on 2 threads: 8 blocks, the last short
+            assert_eq!(rows_per_block(37, 23, 5 * 23, 2), 5);
+            assert_eq!(rows_per_block(1, 23, 1, 8), 1);
+        }
+
+        #[test]
+        fn exp_is_within_two_ulp_of_f64_over_the_softmax_range() {
+            for i in -870_000..=10_000 {
+                let x = i as f32 * 1e-4;
+                let want = (x as f64).exp() as f32;
+                let got = exp(x);
+                let ulp = want.to_bits().abs_diff(got.to_bits());
+                assert!(ulp <= 2, "exp({x}) = {got}, want {want}");
+            }
+            assert!(exp(-1e4) >= 0.0 && exp(-1e4) < 1e-37);
+            assert!(exp(f32::NEG_INFINITY) < 1e-37);
+        }
+
+        /// One row against its f64 definition, with a length that leaves a remainder
+        /// after the 16-lane loop and a target that is not the argmax.
+        #[test]
+        fn one_row_matches_its_definition() {
+            let logits: Vec<f32> = (0..37)
+                .map(|j| ((j * 13) % 17) as f32 * 0.7 - 4.0)
+                .collect();
+            let (target, inv_n) = (5usize, 0.25f32);
+            let mut row = logits.clone();
+            let r = softmax_grad_row(&mut row, target, inv_n);
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let z: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+            let ce = z.ln() - f64::from(logits[target] - max);
+            assert!((r.ce - ce).abs() < 1e-5, "{} vs {ce}", r.ce);
+            assert_eq!(r.argmax, logits.iter().position(|&l| l == max).unwrap());
+            let mut dot = 0.0;
+            for (j, (&g, &l)) in row.iter().zip(&logits).enumerate() {
+                let want = (f64::from(l - max).exp() / z - f64::from(u8::from(j == target)))
+                    * f64::from(inv_n);
+                assert!((f64::from(g) - want).abs() < 1e-6, "G[{j}] {g} vs {want}");
+                dot += want * f64::from(l);
+            }
+            assert!(
+                (r.grad_dot_logits - dot).abs() < 1e-5,
+                "{} vs {dot}",
+                r.grad_dot_logits
+            );
+        }
+    }
+}
