@@ -7,14 +7,17 @@
 //! |---|---|---|
 //! | [`core`] | `cllm-core` | `TokenMatrix`, `TextVector`, `Document`, the `Backbone` trait |
 //! | [`gguf`] | `cllm-gguf` | defensive GGUF reader, writer and dequantiser |
-//! | [`backbone`] | `cllm-backbone` | llama models from GGUF in burn, tokenizer, devices |
+//! | [`backend`] | `cllm-backend` | the compute backend chosen by cargo feature, and its device |
+//! | [`backbone`] | `cllm-backbone` | llama models from GGUF in burn, tokenizer, MiniLM |
 //! | [`corpus`] | `cllm-corpus` | default assets (pip, sha256-pinned) and the recipe corpus |
 //! | [`autoencoder`] | `cllm-autoencoder` | the CLLM: token matrix ↔ text vector, training |
 //! | [`void`] | `cllm-void` | vector store, k-NN, void zones and their significance |
 //! | [`eval`] | `cllm-eval` | vector → text: samplers, scoring, `generate`, the method's `experiment` and its report |
 //!
 //! The backend features (`flex`, the default; `ndarray`, `openblas`, `wgpu`, `cuda`) are
-//! forwarded to every crate that has them, so that all pick the same backend. Examples:
+//! forwarded to every crate that has them, so that all pick the same backend, the one
+//! [`backend`] names. The model crates meet only through [`core`]'s traits: the autoencoder
+//! and the evaluation take any [`core::Backbone`], not the llama adapter. Examples:
 //! `cargo run --release --example method` (the whole loop), `quickstart` (text → vector →
 //! text), `generate` (decode a trained model's voids).
 //!
@@ -34,6 +37,7 @@
 
 pub use cllm_autoencoder as autoencoder;
 pub use cllm_backbone as backbone;
+pub use cllm_backend as backend;
 pub use cllm_core as core;
 pub use cllm_corpus as corpus;
 pub use cllm_eval as eval;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use burn::tensor::{Distribution, Tensor};
 use cllm_autoencoder::{ArDecoderConfig, Cllm, CllmConfig, CllmModel};
-use cllm_backbone::device::CpuBackend as B;
+use cllm_backend::CpuBackend as B;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -31,7 +31,7 @@ use cllm_autoencoder::DefaultTrainBackend;
 fn main() {
     match std::env::var("CLLM_BENCH_BACKEND").as_deref() {
         Ok("ndarray") => bench::<Autodiff<NdArray>>("ndarray"),
-        _ => bench::<DefaultTrainBackend>(cllm_backbone::device::backend_name()),
+        _ => bench::<DefaultTrainBackend>(cllm_backend::backend_name()),
     }
 }
 

@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "impl": "burn",
-            "backend": if backend == "ndarray" { "ndarray" } else { cllm_backbone::device::backend_name() },
+            "backend": if backend == "ndarray" { "ndarray" } else { cllm_backend::backend_name() },
             "preset": preset, "batch": batch, "L": l, "vocab": data.vocab.len(),
             "params": report.params, "step_s": step_s,
             "tokens_per_s": (batch * l) as f64 / step_s, "steps_timed": timed,

@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
-use cllm_backbone::LlamaBackbone;
 use cllm_core::{Backbone, Document};
 use serde::{Deserialize, Serialize};
 
@@ -141,12 +140,13 @@ pub const EVAL_FILE: &str = "eval.json";
 /// Runs (or resumes) a training job on `docs` with `backbone` (layer 0), then scores the
 /// best model on every split and writes [`EVAL_FILE`] atomically.
 ///
-/// `B` is the autodiff training backend; the backbone and the evaluation run on its inner
-/// backend. An interrupt (see [`RunControl`]) returns [`AutoencoderError::Interrupted`]
+/// `B` is the autodiff training backend; the evaluation runs on its inner backend. The
+/// backbone is any [`Backbone`]: the job reads its tokenizer, its pad token
+/// ([`Backbone::token_id`]) and its embedding table ([`Backbone::embedding_table`]). An interrupt (see [`RunControl`]) returns [`AutoencoderError::Interrupted`]
 /// after a checkpoint; running the same job again resumes it.
 pub fn run_train_job<B: AutodiffBackend>(
     job: &TrainJob,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
@@ -160,7 +160,7 @@ pub fn run_train_job<B: AutodiffBackend>(
         job.options.model.max_len,
         pad_id,
     )?;
-    let table = embedding_table(backbone)?;
+    let table = backbone.embedding_table()?.into_vec();
     let width = backbone.width();
     run_on_cache::<B>(
         job,
@@ -187,9 +187,9 @@ pub struct PreparedData {
 /// the corpus's token cache (`tokens-L{max_len}.safetensors`, family tags included) and its
 /// vocabulary table (`vocab.safetensors`). With them a machine that has neither the
 /// backbone's model file nor the corpus can train: a GPU lent for minutes, say.
-pub fn prepare_data_dir<B: burn::tensor::backend::Backend>(
+pub fn prepare_data_dir(
     out_dir: &Path,
-    backbone: &LlamaBackbone<B>,
+    backbone: &dyn Backbone,
     docs: &[Document],
     max_len: usize,
     pad_token: &str,
@@ -198,7 +198,8 @@ pub fn prepare_data_dir<B: burn::tensor::backend::Backend>(
     std::fs::create_dir_all(out_dir).map_err(|e| AutoencoderError::io(out_dir, e))?;
     let cache = cached_tokens(out_dir, docs, backbone, max_len, pad_id)?;
     let texts = cache.len();
-    let data = TrainData::new(cache, None, &embedding_table(backbone)?, backbone.width())?;
+    let table = backbone.embedding_table()?.into_vec();
+    let data = TrainData::new(cache, None, &table, backbone.width())?;
     let vocab_path = out_dir.join(crate::codec::files::VOCAB);
     data.vocab.save(&vocab_path)?;
     Ok(PreparedData {
@@ -209,11 +210,8 @@ pub fn prepare_data_dir<B: burn::tensor::backend::Backend>(
 }
 
 /// The id of the token that pads texts and marks their end.
-fn pad_id<B: burn::tensor::backend::Backend>(
-    backbone: &LlamaBackbone<B>,
-    pad_token: &str,
-) -> Result<u32> {
-    backbone.tokenizer().token_to_id(pad_token).ok_or_else(|| {
+fn pad_id(backbone: &dyn Backbone, pad_token: &str) -> Result<u32> {
+    backbone.token_id(pad_token).ok_or_else(|| {
         AutoencoderError::InvalidConfig(format!(
             "the backbone's tokenizer has no {pad_token:?} token to pad with"
         ))
@@ -521,19 +519,4 @@ fn corpus_digest(
         feed(d.tag("family").unwrap_or("").as_bytes());
     }
     Ok(format!("{h:016x}"))
-}
-
-/// The backbone's input embedding table `[vocab × width]`, row-major.
-fn embedding_table<B: burn::tensor::backend::Backend>(
-    backbone: &LlamaBackbone<B>,
-) -> Result<Vec<f32>> {
-    backbone
-        .model()
-        .embed_tokens
-        .weight
-        .val()
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| AutoencoderError::Tensor(format!("{e:?}")))
 }

@@ -5,8 +5,10 @@
 //! decoder that restores the matrix, so that the backbone turns it back into the text.
 //! Written in [burn], generic over the backend: burn's Flex CPU backend by default (feature
 //! `flex`), NdArray with `--no-default-features --features ndarray`, wgpu and CUDA behind
-//! the `wgpu` / `cuda` features ([`DefaultTrainBackend`] follows the features). The
-//! examples below use NdArray, which the tests build in any configuration.
+//! the `wgpu` / `cuda` features ([`DefaultTrainBackend`] follows the features, which are
+//! forwarded to `cllm-backend`, where the backend is defined once). The examples below use
+//! NdArray, which the tests build in any configuration. The crate meets the backbone only
+//! through [`cllm_core::Backbone`] (its tokenizer, embedding table and token lookup).
 //!
 //! - [`config`]: the architecture as data ([`CllmConfig`], presets k = 8, 16, 32, 64 and
 //!   reduced CPU presets, per-stage size report);
@@ -83,11 +85,11 @@ pub use model::{CllmModel, Decoder, MirrorDecoder};
 pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};
 pub use vocab::VocabTable;
 
-/// The CPU training backend: autodiff over the backbone crate's
-/// [`CpuBackend`](cllm_backbone::device::CpuBackend) (Flex by default, NdArray without `flex`).
+/// The CPU training backend: autodiff over `cllm-backend`'s
+/// [`CpuBackend`](cllm_backend::CpuBackend) (Flex by default, NdArray without `flex`).
 #[cfg(any(feature = "flex", feature = "ndarray"))]
-pub type CpuTrainBackend = burn::backend::Autodiff<cllm_backbone::device::CpuBackend>;
+pub type CpuTrainBackend = burn::backend::Autodiff<cllm_backend::CpuBackend>;
 
-/// The training backend picked by cargo features (`cuda` > `wgpu` > `flex` > `ndarray`), over the
-/// backbone crate's [`DefaultBackend`](cllm_backbone::device::DefaultBackend).
-pub type DefaultTrainBackend = burn::backend::Autodiff<cllm_backbone::device::DefaultBackend>;
+/// The training backend picked by cargo features (`cuda` > `wgpu` > `flex` > `ndarray`):
+/// autodiff over `cllm-backend`'s [`DefaultBackend`](cllm_backend::DefaultBackend).
+pub type DefaultTrainBackend = burn::backend::Autodiff<cllm_backend::DefaultBackend>;

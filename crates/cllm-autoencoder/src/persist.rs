@@ -23,13 +23,6 @@ pub(crate) fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8
         .map_err(|e| AutoencoderError::Tensor(format!("serialising a record: {e}")))
 }
 
-/// Reads a record written by [`record_bytes`].
-pub(crate) fn read_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R> {
-    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
-    Recorder::<B>::load(&Rec::default(), bytes, device)
-        .map_err(|e| AutoencoderError::format(path, e.to_string()))
-}
-
 /// Loads a module's weights from `path` into `module`.
 ///
 /// The saved record is untrusted: burn's loader assumes it has the module's structure
@@ -55,6 +48,65 @@ pub(crate) fn load_module<B: Backend, M: Module<B>>(
     Ok(module.load_record(record))
 }
 
+/// Reads an optimizer record saved for `model` (an `optim.mpk` of a checkpoint), checking
+/// first that it fits: every state it holds belongs to one of the model's parameters (by
+/// parameter id) and has that parameter's shape, in finite values. An optimizer file of
+/// another model or another configuration, or a damaged one, is an error here instead of
+/// moments silently dropped or a shape panic inside burn at the next step. Parameters with
+/// no state (frozen, or never updated) are allowed.
+pub(crate) fn read_optimizer_record<B: Backend, M: Module<B>, R: Record<B>>(
+    path: &Path,
+    model: &M,
+    device: &B::Device,
+) -> Result<R> {
+    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+    let saved = record_layout::<B>(bytes.clone()).map_err(|e| AutoencoderError::format(path, e))?;
+    let params = parameter_shapes(model);
+    for (name, tensor) in &saved {
+        let id = name.split('.').next().unwrap_or_default();
+        let param = burn::module::ParamId::try_deserialize(id)
+            .and_then(|id| params.get(&id))
+            .ok_or_else(|| {
+                AutoencoderError::format(
+                    path,
+                    format!(
+                        "the optimizer state `{name}` belongs to no parameter of the model \
+                         (the file is from another model or run)"
+                    ),
+                )
+            })?;
+        if &tensor.shape != param {
+            return Err(AutoencoderError::WeightShape {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                expected: param.clone(),
+                got: tensor.shape.clone(),
+            });
+        }
+        check_finite(path, name, tensor)?;
+    }
+    Recorder::<B>::load(&Rec::default(), bytes, device)
+        .map_err(|e| AutoencoderError::format(path, e.to_string()))
+}
+
+/// The shape of every float parameter of `module`, by parameter id.
+fn parameter_shapes<B: Backend, M: Module<B>>(
+    module: &M,
+) -> BTreeMap<burn::module::ParamId, Vec<usize>> {
+    struct Shapes(BTreeMap<burn::module::ParamId, Vec<usize>>);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<B, D>>,
+        ) {
+            self.0.insert(param.id, param.val().dims().to_vec());
+        }
+    }
+    let mut shapes = Shapes(BTreeMap::new());
+    module.visit(&mut shapes);
+    shapes.0
+}
+
 /// One tensor of a record file, as stored.
 #[derive(Debug)]
 struct StoredTensor {
@@ -69,7 +121,7 @@ fn record_layout<B: Backend>(
     mut bytes: Vec<u8>,
 ) -> std::result::Result<BTreeMap<String, StoredTensor>, String> {
     let tree: record_tree::Node = Recorder::<B>::load_item(&Rec::default(), &mut bytes)
-        .map_err(|e| format!("not a model record: {e}"))?;
+        .map_err(|e| format!("not a burn record: {e}"))?;
     let mut out = BTreeMap::new();
     record_tree::collect_tensors(tree, String::new(), &mut out)?;
     Ok(out)
@@ -135,17 +187,23 @@ fn check_record_layout(
                 ),
             ));
         }
-        if got.dtype == "F32" {
-            let bad = got
-                .bytes
-                .chunks_exact(4)
-                .position(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite());
-            if let Some(index) = bad {
-                return Err(AutoencoderError::format(
-                    path,
-                    format!("tensor `{name}` holds a non-finite value at flat index {index}"),
-                ));
-            }
+        check_finite(path, name, got)?;
+    }
+    Ok(())
+}
+
+/// An error naming the first non-finite value of an f32 tensor.
+fn check_finite(path: &Path, name: &str, tensor: &StoredTensor) -> Result<()> {
+    if tensor.dtype == "F32" {
+        let bad = tensor
+            .bytes
+            .chunks_exact(4)
+            .position(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite());
+        if let Some(index) = bad {
+            return Err(AutoencoderError::format(
+                path,
+                format!("tensor `{name}` holds a non-finite value at flat index {index}"),
+            ));
         }
     }
     Ok(())

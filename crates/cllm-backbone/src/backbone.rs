@@ -365,6 +365,14 @@ impl<B: Backend> Backbone for LlamaBackbone<B> {
         Ok(enc.get_ids().to_vec())
     }
 
+    fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    fn embedding_table(&self) -> Result<TokenMatrix, CoreError> {
+        to_matrix(self.model.embed_tokens.weight.val())
+    }
+
     fn detokenize(&self, ids: &[u32]) -> Result<String, CoreError> {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.vocab_size()) {
             return Err(CoreError::TokenOutOfRange {

@@ -15,8 +15,9 @@
 //!   all-MiniLM-L6-v2 sentence encoder (mean pooling + L2 normalisation, as
 //!   sentence-transformers); [`LayerMeanPool`] turns a [`LlamaBackbone`] layer into a
 //!   sentence encoder too (both implement [`cllm_core::SentenceEncoder`]);
-//! - [`device`]: the backend picked by cargo feature (`ndarray`, `wgpu`, `cuda`) and a
-//!   device constructor that returns an error instead of panicking or hanging.
+//! - [`device`]: the backend picked by cargo feature (`flex`, `ndarray`, `wgpu`, `cuda`) and a
+//!   device constructor that returns an error instead of panicking or hanging: the
+//!   `cllm-backend` crate, re-exported (the features of this crate forward to it).
 //!
 //! ## Layers and decoding
 //!
@@ -32,13 +33,16 @@
 
 mod backbone;
 pub mod bert;
-pub mod device;
 mod error;
 mod language_model;
 pub mod llama;
 mod sentence;
 pub mod tokenizer;
 mod weights;
+
+/// The compute backend chosen by cargo feature and its device constructor: the
+/// `cllm-backend` crate, under its former name.
+pub use cllm_backend as device;
 
 pub use backbone::{tokenizer_spec, LlamaBackbone};
 pub use error::BackboneError;

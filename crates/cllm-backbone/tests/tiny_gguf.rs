@@ -240,6 +240,69 @@ fn batched_embedding_equals_one_by_one() {
     }
 }
 
+/// The adapter with only the required [`Backbone`] methods: the trait's provided
+/// `embedding_table` and `token_id` run on it.
+struct RequiredOnly<'a>(&'a LlamaBackbone<NdArray>);
+
+impl Backbone for RequiredOnly<'_> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn vocab_size(&self) -> usize {
+        self.0.vocab_size()
+    }
+    fn width(&self) -> usize {
+        self.0.width()
+    }
+    fn num_layers(&self) -> usize {
+        self.0.num_layers()
+    }
+    fn max_len(&self) -> usize {
+        self.0.max_len()
+    }
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>, CoreError> {
+        self.0.tokenize(text)
+    }
+    fn detokenize(&self, ids: &[u32]) -> Result<String, CoreError> {
+        self.0.detokenize(ids)
+    }
+    fn embed_ids(&self, ids: &[u32], layer: usize) -> Result<TokenMatrix, CoreError> {
+        self.0.embed_ids(ids, layer)
+    }
+    fn head_logits(&self, m: &TokenMatrix, final_norm: bool) -> Result<TokenMatrix, CoreError> {
+        self.0.head_logits(m, final_norm)
+    }
+    fn decode_ids(&self, m: &TokenMatrix, s: DecodeStrategy) -> Result<Vec<u32>, CoreError> {
+        self.0.decode_ids(m, s)
+    }
+}
+
+#[test]
+fn embedding_table_and_token_lookup_agree_with_the_trait_definitions() {
+    let m = tiny();
+    let table = m.embedding_table().unwrap();
+    assert_eq!(table.shape(), (m.vocab_size(), D));
+    // the trait's own definition: every id embedded at layer 0 (260 ids in chunks of 48)
+    let by_layer_zero = RequiredOnly(&m).embedding_table().unwrap();
+    assert_eq!(table, by_layer_zero);
+    let ids = m.tokenize("the other thing").unwrap();
+    let x = m.embed_ids(&ids, 0).unwrap();
+    for (r, &id) in ids.iter().enumerate() {
+        assert_eq!(table.row(id as usize), x.row(r));
+    }
+    // the rows differ (a copy of one row everywhere would pass the checks above only by luck)
+    assert_ne!(table.row(0), table.row(1));
+    let eos = 259u32; // <|endoftext|>
+    assert_eq!(m.token_id("<|endoftext|>"), Some(eos));
+    assert_eq!(RequiredOnly(&m).token_id("<|endoftext|>"), Some(eos));
+    let a = m.tokenize("a").unwrap();
+    assert_eq!((m.token_id("a"), a.len()), (Some(a[0]), 1));
+    for missing in ["<|im_end|>", "not one token", ""] {
+        assert_eq!(m.token_id(missing), None, "{missing:?}");
+        assert_eq!(RequiredOnly(&m).token_id(missing), None, "{missing:?}");
+    }
+}
+
 #[test]
 fn bad_inputs_give_typed_errors() {
     let m = tiny();

@@ -72,6 +72,12 @@ pub enum DecodeStrategy {
 /// assert_eq!(b.decode(&m, DecodeStrategy::NearestEmbedding)?, "pizza");
 /// assert!(b.embed("", 0).is_err());
 /// assert!(b.embed("x", 1).is_err());
+/// // the provided methods: the embedding table and token lookup
+/// let table = b.embedding_table()?;
+/// assert_eq!(table.shape(), (256, 256));
+/// assert_eq!(table.row(b'p' as usize), m.row(0));
+/// assert_eq!(b.token_id("p"), Some(u32::from(b'p')));
+/// assert_eq!(b.token_id("pi"), None);
 /// # Ok::<(), CoreError>(())
 /// ```
 pub trait Backbone {
@@ -88,6 +94,18 @@ pub trait Backbone {
 
     /// Text to token ids (no special tokens added).
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, CoreError>;
+
+    /// The id of the vocabulary entry spelled exactly `token` (special tokens included,
+    /// e.g. SmolLM2's `<|im_end|>`), or `None` when the vocabulary has no such entry.
+    ///
+    /// The provided method tokenizes `token` and accepts it when it is one token that
+    /// detokenizes back to `token`; adapters with a vocabulary lookup override it.
+    fn token_id(&self, token: &str) -> Option<u32> {
+        match self.tokenize(token).ok()?.as_slice() {
+            &[id] if self.detokenize(&[id]).ok()? == token => Some(id),
+            _ => None,
+        }
+    }
     /// Token ids to text.
     fn detokenize(&self, ids: &[u32]) -> Result<String, CoreError>;
 
@@ -101,6 +119,33 @@ pub trait Backbone {
         layer: usize,
     ) -> Result<Vec<TokenMatrix>, CoreError> {
         batch.iter().map(|ids| self.embed_ids(ids, layer)).collect()
+    }
+
+    /// The token-embedding table `[vocab_size × width]` (the layer-0 matrix of every
+    /// vocabulary entry): row `v` is the embedding of token `v`.
+    ///
+    /// The provided method embeds every id at layer 0, [`max_len`](Backbone::max_len) ids
+    /// at a time; adapters that hold the table override it with a copy.
+    fn embedding_table(&self) -> Result<TokenMatrix, CoreError> {
+        let (vocab, width) = (self.vocab_size(), self.width());
+        let chunk = self.max_len().max(1);
+        let end = u32::try_from(vocab).map_err(|_| {
+            CoreError::Unsupported(format!("a vocabulary of {vocab} entries (ids are u32)"))
+        })?;
+        let ids: Vec<u32> = (0..end).collect();
+        let mut data = Vec::with_capacity(vocab * width);
+        for part in ids.chunks(chunk) {
+            let rows = self.embed_ids(part, 0)?;
+            if rows.shape() != (part.len(), width) {
+                return Err(CoreError::ShapeMismatch {
+                    what: "embedding rows",
+                    expected: format!("{} x {width}", part.len()),
+                    got: format!("{} x {}", rows.rows(), rows.cols()),
+                });
+            }
+            data.extend_from_slice(rows.as_slice());
+        }
+        TokenMatrix::new(vocab, width, data)
     }
 
     /// Text to the `[L × d]` matrix at `layer`. Empty text and text longer than

@@ -44,8 +44,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::AutodiffBackend;
 use cllm_autoencoder::code_fit::CodeFitOptions;
 use cllm_autoencoder::{run_train_job, Cllm, JobReport, RunControl, TrainJob, TrainOptions};
-use cllm_backbone::LlamaBackbone;
-use cllm_core::Document;
+use cllm_core::{Backbone, Document};
 use cllm_void::VoidSearchOptions;
 use serde::{Deserialize, Serialize};
 
@@ -156,7 +155,7 @@ pub struct ExperimentReport {
 pub fn run_experiment<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     sentence: Option<&SentenceBaseline>,
     docs: &[Document],
     device: &B::Device,
@@ -229,7 +228,7 @@ pub(crate) fn check(opts: &ExperimentOptions) -> Result<()> {
 pub(crate) fn cllm1<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,

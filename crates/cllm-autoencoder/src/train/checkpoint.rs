@@ -84,7 +84,11 @@ pub(crate) fn start_or_resume<B: AutodiffBackend>(
         ));
     }
     model = persist::load_module(model, &dir.join(files::MODEL), device)?;
-    optim = optim.load_record(persist::read_record::<B, _>(&dir.join(OPTIM), device)?);
+    optim = optim.load_record(persist::read_optimizer_record::<B, _, _>(
+        &dir.join(OPTIM),
+        &model,
+        device,
+    )?);
     let state: TrainState = persist::read_json(&dir.join(STATE))?;
     tracing::info!(step = state.step, dir = %dir.display(), "resuming");
     Ok(Run {

@@ -9,7 +9,7 @@ use cllm_autoencoder::{
     train, ArDecoderConfig, AutoencoderError, Cllm, CllmConfig, CllmModel, CpuTrainBackend,
     DecodeOptions, RunControl, Search, StageConfig,
 };
-use cllm_backbone::device::CpuBackend;
+use cllm_backend::CpuBackend;
 use cllm_core::TextVector;
 
 fn ar_config() -> CllmConfig {

@@ -35,7 +35,7 @@ fn overfits_a_few_dozen_short_texts() {
     assert!(best >= 0.95, "token accuracy {best}");
 
     // the saved model decodes the training texts through the public API
-    let cllm = Cllm::<cllm_backbone::device::CpuBackend>::load(&report.model_dir, &device).unwrap();
+    let cllm = Cllm::<cllm_backend::CpuBackend>::load(&report.model_dir, &device).unwrap();
     let ids: Vec<Vec<u32>> = data.cache.texts.iter().map(|t| t.ids.clone()).collect();
     let decoded = cllm.decode_ids(&cllm.encode_ids(&ids).unwrap()).unwrap();
     let correct: usize = ids

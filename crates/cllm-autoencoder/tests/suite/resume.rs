@@ -87,6 +87,82 @@ fn a_directory_of_another_run_is_refused() {
     assert!(matches!(err, AutoencoderError::InvalidConfig(_)));
 }
 
+/// Runs `opts` in `dir` until it is interrupted after `at` steps; returns the optimizer file
+/// of the checkpoint written then.
+fn interrupted_run(
+    data: &cllm_autoencoder::TrainData,
+    opts: &cllm_autoencoder::TrainOptions,
+    dir: &std::path::Path,
+    at: usize,
+) -> std::path::PathBuf {
+    let control = RunControl {
+        stop_after_steps: Some(at),
+        ..Default::default()
+    };
+    let err = train::<CpuTrainBackend>(data, opts, dir, &Default::default(), &control).unwrap_err();
+    assert!(matches!(err, AutoencoderError::Interrupted { .. }), "{err}");
+    let latest = std::fs::read_to_string(dir.join("checkpoints").join("latest")).unwrap();
+    let optim = dir
+        .join("checkpoints")
+        .join(latest.trim())
+        .join("optim.mpk");
+    assert!(optim.is_file(), "no optimizer state at {}", optim.display());
+    optim
+}
+
+#[test]
+fn an_optimizer_state_of_another_model_is_refused_on_resume() {
+    let _guard = common::serial();
+    let data = common::data(40, 1);
+    let opts = common::quiet_options();
+    let dir = tempfile::tempdir().unwrap();
+    let optim = interrupted_run(&data, &opts, dir.path(), 2);
+    // the optimizer moments of a run with another configuration (k = 4), dropped into the
+    // checkpoint: burn would key them to none of the model's parameters and restart the
+    // moments from zero without a word
+    let mut other = opts.clone();
+    other.model.k = 4;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_optim = interrupted_run(&data, &other, other_dir.path(), 2);
+    std::fs::copy(&other_optim, &optim).unwrap();
+    let err = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, AutoencoderError::Format { path, detail }
+            if path == &optim && detail.contains("belongs to no parameter")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_optimizer_state_is_refused_on_resume() {
+    let _guard = common::serial();
+    let data = common::data(40, 1);
+    let opts = common::quiet_options();
+    let dir = tempfile::tempdir().unwrap();
+    let optim = interrupted_run(&data, &opts, dir.path(), 2);
+    let bytes = std::fs::read(&optim).unwrap();
+    std::fs::write(&optim, &bytes[..bytes.len() / 2]).unwrap();
+    let err = train::<CpuTrainBackend>(
+        &data,
+        &opts,
+        dir.path(),
+        &Default::default(),
+        &RunControl::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, AutoencoderError::Format { path, .. } if path == &optim),
+        "{err}"
+    );
+}
+
 /// Sentence targets for the toy corpus: `n` texts, 3-D, deterministic.
 fn toy_targets(n: usize) -> cllm_autoencoder::semantic::SemanticTargets {
     let file = cllm_autoencoder::VectorFile {

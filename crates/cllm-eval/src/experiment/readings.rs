@@ -17,7 +17,6 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use cllm_autoencoder::code_fit::{fit_codes, FittedCodes};
 use cllm_autoencoder::text_metrics::{positional_accuracy, word_f1};
 use cllm_autoencoder::{run_train_job, Cllm, DecodeOptions, RunControl, TrainJob};
-use cllm_backbone::LlamaBackbone;
 use cllm_core::{Backbone, Document, TextVector};
 use cllm_void::VoidReport;
 use serde::{Deserialize, Serialize};
@@ -123,7 +122,7 @@ pub fn run<B: AutodiffBackend>(
     split: &Split,
     space: &Space,
     zones: &VoidReport,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
@@ -169,7 +168,7 @@ fn fine_tuned_codes<B: AutodiffBackend>(
     out_dir: &Path,
     reading: Reading,
     split: &Split,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use cllm_autoencoder::{Cllm, JobReport, RunControl};
-use cllm_backbone::LlamaBackbone;
-use cllm_core::Document;
+use cllm_core::{Backbone, Document};
 use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, SentenceBaseline};
@@ -101,7 +100,7 @@ pub fn run_sweep<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     sweep: &SweepOptions,
     out_dir: &Path,
-    backbone: &LlamaBackbone<B::InnerBackend>,
+    backbone: &dyn Backbone,
     sentence: Option<&SentenceBaseline>,
     docs: &[Document],
     device: &B::Device,

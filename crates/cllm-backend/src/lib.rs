@@ -1,5 +1,11 @@
-//! The compute backend, chosen once by cargo feature, and a device constructor that
-//! never panics or hangs.
+//! # cllm-backend
+//!
+//! The compute backend of **cllm**, chosen once by cargo feature, and a device constructor
+//! that never panics or hangs. This is the one place where backend selection lives: the model
+//! crates (`cllm-backbone`, `cllm-autoencoder`) and the binaries take their backend aliases
+//! from here, and their own `flex` / `ndarray` / `wgpu` / `cuda` features forward to this
+//! crate's, so that every crate of a build picks the same backend. (`cllm_backbone::device`
+//! re-exports this crate under its former name.)
 //!
 //! | feature | backend | device |
 //! |---|---|---|
@@ -15,10 +21,11 @@
 //! returning a [`DeviceError`] instead.
 //!
 //! ```
-//! let device = cllm_backbone::device::default_device()?;
-//! println!("running on {}", cllm_backbone::device::backend_name());
-//! # Ok::<(), cllm_backbone::device::DeviceError>(())
+//! let device = cllm_backend::default_device()?;
+//! println!("running on {}", cllm_backend::backend_name());
+//! # Ok::<(), cllm_backend::DeviceError>(())
 //! ```
+#![deny(missing_docs)]
 
 use thiserror::Error;
 
