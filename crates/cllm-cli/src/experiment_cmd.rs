@@ -132,6 +132,7 @@ impl ExperimentArgs {
         opts.samples = self.samples;
         opts.voids.null.runs = self.null_runs;
         opts.seed = self.seed;
+        opts.over_length = self.corpus.over_length();
         Ok(opts)
     }
 }

@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use cllm_autoencoder::code_fit::CodeFitOptions;
-use cllm_autoencoder::{run_train_job, Cllm, JobReport, RunControl, TrainJob, TrainOptions};
+use cllm_autoencoder::{
+    run_train_job, Cllm, JobReport, OverLength, RunControl, TrainJob, TrainOptions,
+};
 use cllm_backbone::LlamaBackbone;
 use cllm_core::Document;
 use cllm_void::VoidSearchOptions;
@@ -79,6 +81,9 @@ pub struct ExperimentOptions {
     pub knn: usize,
     /// Seed of every draw of the experiment (the runs keep their own).
     pub seed: u64,
+    /// Texts over CLLM1's `max_len` tokens: cut and counted (the default) or refused.
+    #[serde(default, skip_serializing_if = "OverLength::is_cut")]
+    pub over_length: OverLength,
 }
 
 impl ExperimentOptions {
@@ -109,6 +114,7 @@ impl ExperimentOptions {
             bootstrap: 1000,
             knn: 10,
             seed: 0,
+            over_length: OverLength::Cut,
         }
     }
 }
@@ -215,6 +221,7 @@ fn cllm1<B: AutodiffBackend>(
 ) -> Result<JobReport> {
     let mut job = TrainJob::new(opts.cllm1.clone(), out_dir.join(CLLM1));
     job.report_texts = opts.texts_per_split;
+    job.over_length = opts.over_length;
     finished_or_run(&job, || {
         Ok(run_train_job::<B>(&job, backbone, docs, device, control)?)
     })
