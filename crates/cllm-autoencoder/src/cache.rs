@@ -5,9 +5,14 @@
 //! fly: epochs never re-run the backbone, and 7,747 recipes take ~8 MB instead of ~5 GB of
 //! f32 matrices. For a CLLM over deeper layers (`layer > 0`) the cache would have to hold
 //! the matrices themselves; this crate supports layer 0 only and says so at build time.
+//!
+//! [`TokenCache::load_or_build`] builds the cache in chunks of [`CHUNK_TEXTS`] texts, each
+//! written atomically as it is finished and named by a digest of its documents and the
+//! tokenizer: an interrupted build resumes from the last finished chunk, and a corpus with
+//! texts appended re-tokenizes only the chunks that changed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cllm_core::{Backbone, Document};
 use rand::seq::SliceRandom;
@@ -95,33 +100,6 @@ impl TokenCache {
         })
     }
 
-    /// Tokenizes `docs` with `backbone` (layer 0), truncating to `max_len` tokens. Empty
-    /// texts are skipped with a warning.
-    pub fn build(
-        docs: &[Document],
-        backbone: &dyn Backbone,
-        max_len: usize,
-        pad_id: u32,
-    ) -> Result<Self> {
-        let mut texts = Vec::with_capacity(docs.len());
-        for d in docs {
-            let mut ids = backbone.tokenize(&d.text)?;
-            if ids.is_empty() {
-                tracing::warn!(doc = %d.id, "skipping an empty text");
-                continue;
-            }
-            let full_len = ids.len();
-            ids.truncate(max_len);
-            texts.push(CachedText {
-                id: d.id.clone(),
-                family: d.tag("family").map(str::to_string),
-                ids,
-                full_len,
-            });
-        }
-        Self::from_texts(backbone.name(), max_len, pad_id, texts)
-    }
-
     /// Number of texts.
     pub fn len(&self) -> usize {
         self.texts.len()
@@ -144,14 +122,17 @@ impl TokenCache {
         v
     }
 
-    /// Fraction of texts longer than `max_len` (truncated).
-    pub fn truncated_fraction(&self) -> f64 {
-        let n = self
-            .texts
+    /// Number of texts longer than `max_len` (truncated).
+    pub fn truncated(&self) -> usize {
+        self.texts
             .iter()
             .filter(|t| t.full_len > self.max_len)
-            .count();
-        n as f64 / self.len().max(1) as f64
+            .count()
+    }
+
+    /// Fraction of texts longer than `max_len` (truncated).
+    pub fn truncated_fraction(&self) -> f64 {
+        self.truncated() as f64 / self.len().max(1) as f64
     }
 
     /// Writes the cache as safetensors (`ids` u32 flat, `offsets` u32), with the document
@@ -286,7 +267,381 @@ pub struct Split {
     pub held_out: BTreeMap<String, Vec<usize>>,
 }
 
-/// Reads a 1-d u32 tensor from safetensors.
+/// Texts per chunk of a token cache built by [`TokenCache::load_or_build`].
+pub const CHUNK_TEXTS: usize = 4096;
+
+/// What happens to a text longer than the cache's `max_len` tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverLength {
+    /// Cut to `max_len` tokens and counted ([`TokenCache::truncated_fraction`]).
+    #[default]
+    Cut,
+    /// Refused: [`AutoencoderError::TextOverLength`] names the document and its length.
+    Refuse,
+}
+
+impl OverLength {
+    /// Whether over-long texts are cut (the default; lets serde skip the field).
+    pub fn is_cut(&self) -> bool {
+        *self == OverLength::Cut
+    }
+
+    /// Checks a text of `tokens` tokens (before cutting) against `max_len`.
+    ///
+    /// ```
+    /// use cllm_autoencoder::OverLength;
+    /// assert!(OverLength::Cut.check("a", 9, 8).is_ok());
+    /// assert!(OverLength::Refuse.check("a", 8, 8).is_ok());
+    /// let err = OverLength::Refuse.check("notes:7", 9, 8).unwrap_err().to_string();
+    /// assert!(err.contains("notes:7") && err.contains("9 tokens"));
+    /// ```
+    pub fn check(self, id: &str, tokens: usize, max_len: usize) -> Result<()> {
+        if self == OverLength::Refuse && tokens > max_len {
+            return Err(AutoencoderError::TextOverLength {
+                id: id.to_string(),
+                tokens,
+                max_len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How [`TokenCache::load_or_build`] tokenizes a corpus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// Length cap `L` in tokens.
+    pub max_len: usize,
+    /// The padding/end token id.
+    pub pad_id: u32,
+    /// What happens to a text over `max_len` tokens.
+    pub over_length: OverLength,
+    /// Texts per chunk (the unit written, reused and resumed).
+    pub chunk_texts: usize,
+}
+
+impl CacheSpec {
+    /// Texts cut to `max_len` tokens, in chunks of [`CHUNK_TEXTS`].
+    pub fn new(max_len: usize, pad_id: u32) -> Self {
+        Self {
+            max_len,
+            pad_id,
+            over_length: OverLength::Cut,
+            chunk_texts: CHUNK_TEXTS,
+        }
+    }
+}
+
+/// What [`TokenCache::load_or_build`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheBuildReport {
+    /// The finished cache file held exactly these texts and was read as it was.
+    pub reused_file: bool,
+    /// Chunks of the corpus (0 when the finished file was reused).
+    pub chunks: usize,
+    /// Chunks read back from an earlier (finished or interrupted) build.
+    pub chunks_reused: usize,
+    /// Texts tokenized by this call.
+    pub texts_tokenized: usize,
+    /// Texts cut to `max_len` tokens.
+    pub cut: usize,
+}
+
+/// The files of a chunked token cache: `tokens-L256.safetensors` (what training reads),
+/// `tokens-L256.digest` (the digest of the documents it holds) and
+/// `tokens-L256.chunks/<chunk digest>.safetensors`.
+struct CacheFiles {
+    cache: PathBuf,
+    digest: PathBuf,
+    chunks: PathBuf,
+}
+
+impl CacheFiles {
+    fn new(cache: &Path) -> Self {
+        Self {
+            cache: cache.to_path_buf(),
+            digest: cache.with_extension("digest"),
+            chunks: cache.with_extension("chunks"),
+        }
+    }
+
+    fn chunk(&self, key: &str) -> PathBuf {
+        self.chunks.join(format!("{key}.safetensors"))
+    }
+}
+
+/// FNV-1a (64 bits) over byte strings, each followed by a separator byte.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes.iter().chain(&[0xff]) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+
+    fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl TokenCache {
+    /// The corpus tokenized by `backbone` (layer 0): read from `path` when that file holds
+    /// exactly `docs` (same ids, texts, families, tokenizer, `max_len` and pad id), else
+    /// built in chunks of `spec.chunk_texts` texts and written to `path` (atomically).
+    ///
+    /// Each chunk is stored in `<path minus extension>.chunks/` under a digest of its
+    /// documents' ids and texts, the backbone's name, how it tokenizes a probe text,
+    /// `max_len` and the pad id, written atomically as soon as it is tokenized. A build cut
+    /// short (killed, or failed) therefore resumes from its finished chunks, and a corpus
+    /// with texts appended re-tokenizes only its last, changed chunk and the new ones.
+    /// Chunks no longer part of the corpus are removed once the cache file is written.
+    ///
+    /// Texts over `max_len` tokens are cut and counted, or refused with
+    /// [`OverLength::Refuse`] ([`AutoencoderError::TextOverLength`], the first in corpus
+    /// order). Texts that tokenize to nothing are skipped with a warning. `progress(done,
+    /// total)` is called with texts done after every chunk.
+    ///
+    /// An unreadable or malformed digest file, an unreadable cache file or chunk, is logged
+    /// as a warning and rebuilt from the chunks, never used.
+    pub fn load_or_build(
+        path: &Path,
+        docs: &[Document],
+        backbone: &dyn Backbone,
+        spec: &CacheSpec,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(Self, CacheBuildReport)> {
+        if spec.max_len == 0 || spec.chunk_texts == 0 {
+            return Err(AutoencoderError::InvalidConfig(
+                "the token cache's max_len and chunk size must be positive".into(),
+            ));
+        }
+        let files = CacheFiles::new(path);
+        let tokenizer = tokenizer_fingerprint(backbone, spec)?;
+        let keys: Vec<String> = docs
+            .chunks(spec.chunk_texts)
+            .map(|chunk| chunk_key(&tokenizer, chunk))
+            .collect();
+        let digest = cache_digest(&keys, docs);
+        if let Some(cache) = read_finished(&files, &digest)? {
+            check_lengths(&cache.texts, cache.max_len, spec.over_length)?;
+            progress(docs.len(), docs.len());
+            let report = CacheBuildReport {
+                reused_file: true,
+                cut: cache.truncated(),
+                ..Default::default()
+            };
+            return Ok((cache, report));
+        }
+
+        std::fs::create_dir_all(&files.chunks)
+            .map_err(|e| AutoencoderError::io(&files.chunks, e))?;
+        let mut report = CacheBuildReport {
+            chunks: keys.len(),
+            ..Default::default()
+        };
+        let mut texts = Vec::with_capacity(docs.len());
+        let mut done = 0;
+        progress(done, docs.len());
+        for (chunk, key) in docs.chunks(spec.chunk_texts).zip(&keys) {
+            let file = files.chunk(key);
+            let mut part = match read_chunk(&file, chunk, backbone.name(), spec) {
+                Some(part) => {
+                    report.chunks_reused += 1;
+                    part
+                }
+                None => {
+                    let part = tokenize_chunk(chunk, backbone, spec)?;
+                    part.save(&file)?;
+                    report.texts_tokenized += chunk.len();
+                    part
+                }
+            };
+            check_lengths(&part.texts, spec.max_len, spec.over_length)?;
+            assign_families(&mut part.texts, chunk);
+            texts.append(&mut part.texts);
+            done += chunk.len();
+            progress(done, docs.len());
+        }
+        let cache = Self::from_texts(backbone.name(), spec.max_len, spec.pad_id, texts)?;
+        report.cut = cache.truncated();
+        cache.save(&files.cache)?;
+        cllm_core::write_atomic(&files.digest, digest.as_bytes())
+            .map_err(|e| AutoencoderError::io(&files.digest, e))?;
+        remove_stale_chunks(&files, &keys);
+        Ok((cache, report))
+    }
+}
+
+/// The tokenizer's part of every key: the backbone's name, how it tokenizes a probe text,
+/// the length cap and the pad id.
+fn tokenizer_fingerprint(backbone: &dyn Backbone, spec: &CacheSpec) -> Result<String> {
+    let probe =
+        backbone.tokenize("Tomato soup: 2 cups (500 ml) of stock, 1 tsp salt. Crème brûlée!")?;
+    Ok(Fnv::new()
+        .feed(backbone.name().as_bytes())
+        .feed(format!("{probe:?} {} {}", spec.max_len, spec.pad_id).as_bytes())
+        .hex())
+}
+
+/// A chunk's name: the tokenizer and its documents' ids and texts (not their families,
+/// which change with `--hold-out` and are set when the chunks are put together).
+fn chunk_key(tokenizer: &str, docs: &[Document]) -> String {
+    let mut h = Fnv::new();
+    h.feed(tokenizer.as_bytes());
+    for d in docs {
+        h.feed(d.id.as_bytes()).feed(d.text.as_bytes());
+    }
+    h.hex()
+}
+
+/// The finished file's digest: every chunk's key and every document's family.
+fn cache_digest(keys: &[String], docs: &[Document]) -> String {
+    let mut h = Fnv::new();
+    for k in keys {
+        h.feed(k.as_bytes());
+    }
+    for d in docs {
+        h.feed(d.tag("family").unwrap_or("").as_bytes());
+    }
+    h.hex()
+}
+
+/// The finished cache file, when its digest file says it holds exactly these documents.
+/// A digest that cannot be read (other than absent) or is malformed, or a cache file that
+/// cannot be read, is a warning: the cache is rebuilt from its chunks.
+fn read_finished(files: &CacheFiles, digest: &str) -> Result<Option<TokenCache>> {
+    let saved = match std::fs::read(&files.digest) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            tracing::warn!(path = %files.digest.display(), error = %e, "unreadable token-cache digest; rebuilding the cache from its chunks");
+            return Ok(None);
+        }
+    };
+    let saved = match std::str::from_utf8(&saved).map(str::trim) {
+        Ok(s) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => s,
+        _ => {
+            tracing::warn!(path = %files.digest.display(), "malformed token-cache digest (not 16 hex digits); rebuilding the cache from its chunks");
+            return Ok(None);
+        }
+    };
+    if saved != digest {
+        tracing::info!(path = %files.cache.display(), "token cache is for other texts, families or another tokenizer; rebuilding (unchanged chunks are reused)");
+        return Ok(None);
+    }
+    match TokenCache::load(&files.cache) {
+        Ok(cache) => Ok(Some(cache)),
+        Err(e) => {
+            tracing::warn!(path = %files.cache.display(), error = %e, "unreadable token cache; rebuilding it from its chunks");
+            Ok(None)
+        }
+    }
+}
+
+/// A finished chunk of `docs`, when its file exists, reads, and holds `docs`' texts
+/// tokenized with these settings; `None` (with a warning when the file was there) else.
+fn read_chunk(
+    file: &Path,
+    docs: &[Document],
+    backbone: &str,
+    spec: &CacheSpec,
+) -> Option<TokenCache> {
+    if !file.exists() {
+        return None;
+    }
+    let problem = match TokenCache::load(file) {
+        Err(e) => e.to_string(),
+        Ok(c) if c.backbone != backbone || c.max_len != spec.max_len || c.pad_id != spec.pad_id => {
+            "made with other settings".to_string()
+        }
+        Ok(c) if !is_in_order(&c.texts, docs) => "holds other documents".to_string(),
+        Ok(c) => return Some(c),
+    };
+    tracing::warn!(path = %file.display(), problem, "token-cache chunk not reused; tokenizing it again");
+    None
+}
+
+/// Whether `texts` are some of `docs`, in their order (texts that tokenize to nothing are
+/// not stored).
+fn is_in_order(texts: &[CachedText], docs: &[Document]) -> bool {
+    let mut rest = docs.iter();
+    texts.iter().all(|t| rest.by_ref().any(|d| d.id == t.id))
+}
+
+/// Sets every text's family from its document (`texts` are some of `docs`, in order).
+fn assign_families(texts: &mut [CachedText], docs: &[Document]) {
+    let mut rest = docs.iter();
+    for t in texts {
+        if let Some(d) = rest.by_ref().find(|d| d.id == t.id) {
+            t.family = d.tag("family").map(str::to_string);
+        }
+    }
+}
+
+/// Tokenizes one chunk's documents, cutting them to `max_len` tokens.
+fn tokenize_chunk(
+    docs: &[Document],
+    backbone: &dyn Backbone,
+    spec: &CacheSpec,
+) -> Result<TokenCache> {
+    let mut texts = Vec::with_capacity(docs.len());
+    for d in docs {
+        let mut ids = backbone.tokenize(&d.text)?;
+        if ids.is_empty() {
+            tracing::warn!(doc = %d.id, "skipping a text that tokenizes to nothing");
+            continue;
+        }
+        let full_len = ids.len();
+        ids.truncate(spec.max_len);
+        texts.push(CachedText {
+            id: d.id.clone(),
+            family: d.tag("family").map(str::to_string),
+            ids,
+            full_len,
+        });
+    }
+    TokenCache::from_texts(backbone.name(), spec.max_len, spec.pad_id, texts)
+}
+
+/// Refuses the first text over `max_len` tokens when `over_length` says so.
+fn check_lengths(texts: &[CachedText], max_len: usize, over_length: OverLength) -> Result<()> {
+    texts
+        .iter()
+        .try_for_each(|t| over_length.check(&t.id, t.full_len, max_len))
+}
+
+/// Removes the chunk files (and leftovers of interrupted writes) that are not among `keys`;
+/// failures are only logged, the cache itself is complete.
+fn remove_stale_chunks(files: &CacheFiles, keys: &[String]) {
+    let keep: std::collections::HashSet<PathBuf> = keys.iter().map(|k| files.chunk(k)).collect();
+    let entries = match std::fs::read_dir(&files.chunks) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(path = %files.chunks.display(), error = %e, "cannot list the token-cache chunks");
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.ends_with(".safetensors") || name.contains(".safetensors.tmp-");
+        if ours && !keep.contains(&path) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a stale token-cache chunk");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,17 @@ pub enum AutoencoderError {
         /// The model's `max_len`.
         max: usize,
     },
+    /// A corpus text longer than the model's `max_len` tokens, refused
+    /// ([`OverLength::Refuse`](crate::OverLength), `--strict`) instead of cut.
+    #[error("text {id:?} has {tokens} tokens, more than the model's {max_len}; refused (strict), not cut")]
+    TextOverLength {
+        /// The document's id.
+        id: String,
+        /// Its length in tokens.
+        tokens: usize,
+        /// The model's `max_len`.
+        max_len: usize,
+    },
     /// A NaN or infinite value in an input or output.
     #[error("non-finite value in {0}")]
     NonFinite(&'static str),

@@ -10,17 +10,21 @@ use burn::tensor::backend::Backend;
 pub use cllm_core::VectorFile;
 use cllm_core::{Backbone, Document, TextVector};
 
+use crate::cache::OverLength;
 use crate::codec::Cllm;
 use crate::error::Result;
 
 /// Tokenizes every document with `backbone`, truncates it to the model's `max_len`
-/// tokens, takes its layer-0 token matrix and encodes it with `cllm`, in batches.
+/// tokens (or, with [`OverLength::Refuse`], refuses a longer one with
+/// [`AutoencoderError::TextOverLength`](crate::AutoencoderError::TextOverLength)), takes its
+/// layer-0 token matrix and encodes it with `cllm`, in batches.
 /// Empty texts are skipped (with a warning and a count). Returns the documents with their
 /// vectors, ready for the vector store or a vector file ([`VectorFile::from_pairs`]).
 pub fn encode_corpus<B: Backend>(
     cllm: &Cllm<B>,
     docs: &[Document],
     backbone: &dyn Backbone,
+    over_length: OverLength,
 ) -> Result<Vec<(Document, TextVector)>> {
     let max_len = cllm.config().max_len;
     let mut pairs = Vec::with_capacity(docs.len());
@@ -37,6 +41,7 @@ pub fn encode_corpus<B: Backend>(
                 continue;
             }
             if t.len() > max_len {
+                over_length.check(&d.id, t.len(), max_len)?;
                 truncated += 1;
                 t.truncate(max_len);
             }

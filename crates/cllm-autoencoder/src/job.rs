@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use cllm_core::{Backbone, Document};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::TokenCache;
+use crate::cache::{CacheSpec, OverLength, TokenCache};
 use crate::codec::Cllm;
 use crate::decoding::DecodeOptions;
 use crate::error::{AutoencoderError, Result};
@@ -40,6 +40,9 @@ pub struct TrainJob {
     pub report_texts: usize,
     /// Training texts encoded as the reference set of the void-score separation test.
     pub separation_reference: usize,
+    /// Texts over the model's `max_len` tokens: cut and counted (the default) or refused.
+    #[serde(default, skip_serializing_if = "OverLength::is_cut")]
+    pub over_length: OverLength,
 }
 
 impl TrainJob {
@@ -54,6 +57,7 @@ impl TrainJob {
             pad_token: "<|im_end|>".into(),
             report_texts: 256,
             separation_reference: 2000,
+            over_length: OverLength::Cut,
         }
     }
 }
@@ -153,13 +157,11 @@ pub fn run_train_job<B: AutodiffBackend>(
 ) -> Result<JobReport> {
     let pad_id = pad_id(backbone, &job.pad_token)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|e| AutoencoderError::io(&job.out_dir, e))?;
-    let cache = cached_tokens(
-        &job.out_dir,
-        docs,
-        backbone,
-        job.options.model.max_len,
-        pad_id,
-    )?;
+    let spec = CacheSpec {
+        over_length: job.over_length,
+        ..CacheSpec::new(job.options.model.max_len, pad_id)
+    };
+    let cache = cached_tokens(&job.out_dir, docs, backbone, &spec)?;
     let table = backbone.embedding_table()?.into_vec();
     let width = backbone.width();
     run_on_cache::<B>(
@@ -177,6 +179,8 @@ pub fn run_train_job<B: AutodiffBackend>(
 pub struct PreparedData {
     /// Texts in the token cache.
     pub texts: usize,
+    /// Of them, texts cut to `max_len` tokens.
+    pub cut: usize,
     /// Rows of the vocabulary table.
     pub vocab: usize,
     /// The two files.
@@ -186,24 +190,33 @@ pub struct PreparedData {
 /// Writes a prepared data directory for [`run_prepared_train_job`] (`cllm train --data`):
 /// the corpus's token cache (`tokens-L{max_len}.safetensors`, family tags included) and its
 /// vocabulary table (`vocab.safetensors`). With them a machine that has neither the
-/// backbone's model file nor the corpus can train: a GPU lent for minutes, say.
+/// backbone's model file nor the corpus can train: a GPU lent for minutes, say. Texts over
+/// `max_len` tokens are cut, or refused with [`OverLength::Refuse`]; the cache's chunks
+/// stay in `tokens-L{max_len}.chunks/` for the next (resumed or appended) build.
 pub fn prepare_data_dir(
     out_dir: &Path,
     backbone: &dyn Backbone,
     docs: &[Document],
     max_len: usize,
     pad_token: &str,
+    over_length: OverLength,
 ) -> Result<PreparedData> {
     let pad_id = pad_id(backbone, pad_token)?;
     std::fs::create_dir_all(out_dir).map_err(|e| AutoencoderError::io(out_dir, e))?;
-    let cache = cached_tokens(out_dir, docs, backbone, max_len, pad_id)?;
+    let spec = CacheSpec {
+        over_length,
+        ..CacheSpec::new(max_len, pad_id)
+    };
+    let cache = cached_tokens(out_dir, docs, backbone, &spec)?;
     let texts = cache.len();
+    let cut = cache.truncated();
     let table = backbone.embedding_table()?.into_vec();
     let data = TrainData::new(cache, None, &table, backbone.width())?;
     let vocab_path = out_dir.join(crate::codec::files::VOCAB);
     data.vocab.save(&vocab_path)?;
     Ok(PreparedData {
         texts,
+        cut,
         vocab: data.vocab.len(),
         files: vec![out_dir.join(cache_file_name(max_len)), vocab_path],
     })
@@ -461,62 +474,42 @@ fn seeded_sample(idx: &[usize], n: usize, seed: u64) -> Vec<usize> {
     v
 }
 
-/// The corpus tokenized once: loaded from `out_dir/tokens-L{max_len}.safetensors` when it
-/// holds exactly these documents, else built and saved there.
+/// The corpus tokenized once, in `out_dir/tokens-L{max_len}.safetensors`: read back when
+/// it holds exactly these documents, else built in resumable chunks
+/// ([`TokenCache::load_or_build`]) with a progress bar on a terminal.
 fn cached_tokens(
     out_dir: &Path,
     docs: &[Document],
     backbone: &dyn Backbone,
-    max_len: usize,
-    pad_id: u32,
+    spec: &CacheSpec,
 ) -> Result<TokenCache> {
-    let path = out_dir.join(cache_file_name(max_len));
-    let digest_path = path.with_extension("digest");
-    let digest = corpus_digest(docs, backbone, max_len, pad_id)?;
-    let saved = std::fs::read_to_string(&digest_path).unwrap_or_default();
-    if path.exists() {
-        if saved.trim() == digest {
-            match TokenCache::load(&path) {
-                Ok(c) => return Ok(c),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "unreadable token cache; rebuilding")
-                }
-            }
-        } else {
-            tracing::warn!(path = %path.display(), "token cache is for other texts or another tokenizer; rebuilding");
+    let path = out_dir.join(cache_file_name(spec.max_len));
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = indicatif::ProgressBar::new(docs.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "tokenizing {elapsed_precise} [{bar:30}] {pos}/{len} texts ({per_sec}, eta {eta})",
+        ) {
+            bar.set_style(style);
         }
-    }
-    let cache = TokenCache::build(docs, backbone, max_len, pad_id)?;
-    cache.save(&path)?;
-    cllm_core::write_atomic(&digest_path, digest.as_bytes())
-        .map_err(|e| AutoencoderError::io(&digest_path, e))?;
-    Ok(cache)
-}
-
-/// A fingerprint of what the token cache depends on: every document's id, text and family,
-/// the backbone's name, how it tokenizes a probe text, the length cap and the pad id
-/// (FNV-1a, 64 bits; a change anywhere rebuilds the cache).
-fn corpus_digest(
-    docs: &[Document],
-    backbone: &dyn Backbone,
-    max_len: usize,
-    pad_id: u32,
-) -> Result<String> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes.iter().chain(&[0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
     };
-    let probe =
-        backbone.tokenize("Tomato soup: 2 cups (500 ml) of stock, 1 tsp salt. Crème brûlée!")?;
-    feed(backbone.name().as_bytes());
-    feed(format!("{probe:?} {max_len} {pad_id}").as_bytes());
-    for d in docs {
-        feed(d.id.as_bytes());
-        feed(d.text.as_bytes());
-        feed(d.tag("family").unwrap_or("").as_bytes());
-    }
-    Ok(format!("{h:016x}"))
+    let (cache, report) =
+        TokenCache::load_or_build(&path, docs, backbone, spec, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+    bar.finish_and_clear();
+    tracing::info!(
+        texts = cache.len(),
+        reused_file = report.reused_file,
+        chunks = report.chunks,
+        chunks_reused = report.chunks_reused,
+        tokenized = report.texts_tokenized,
+        cut = report.cut,
+        max_len = spec.max_len,
+        "token cache ready"
+    );
+    Ok(cache)
 }

@@ -69,7 +69,10 @@ pub mod train;
 pub mod vocab;
 
 pub use ar::ArDecoder;
-pub use cache::{CachedText, Split, SplitOptions, TokenCache};
+pub use cache::{
+    CacheBuildReport, CacheSpec, CachedText, OverLength, Split, SplitOptions, TokenCache,
+    CHUNK_TEXTS,
+};
 pub use codec::{Cllm, GeneratedText};
 pub use config::{ArDecoderConfig, CllmConfig, DecoderConfig, StageConfig, StageSummary};
 pub use decoding::{DecodeOptions, DecodedTokens, Search};

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use cllm_autoencoder::OverLength;
 use cllm_corpus::{AssetPaths, Corpus, CorpusFormat, CorpusSpec, FieldNames, ReadOptions};
 
 use crate::{progress, AssetArgs};
@@ -64,7 +65,9 @@ pub struct CorpusArgs {
     /// --strict).
     #[arg(long, default_value_t = ReadOptions::default().max_chars, requires = "corpus")]
     pub max_chars: usize,
-    /// Refuse texts over --max-chars instead of cutting them.
+    /// Refuse texts over --max-chars instead of cutting them, and (train, experiment,
+    /// encode, generate) texts over the model's length in tokens: the error names the
+    /// text's id and length.
     #[arg(long, requires = "corpus")]
     pub strict: bool,
 }
@@ -73,6 +76,16 @@ impl CorpusArgs {
     /// Whether the texts are a corpus of the user's (not the built-in recipes).
     pub fn is_own(&self) -> bool {
         self.corpus.is_some()
+    }
+
+    /// What happens to a text over the model's length in tokens: refused with --strict,
+    /// else cut and counted.
+    pub fn over_length(&self) -> OverLength {
+        if self.strict {
+            OverLength::Refuse
+        } else {
+            OverLength::Cut
+        }
     }
 
     /// The spec of `--corpus`, if given.

@@ -70,7 +70,7 @@ pub fn run(args: EncodeArgs) -> CmdResult {
         run.map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "cllm".into())
     });
-    let pairs = encode_corpus(&cllm, &docs, &backbone)?;
+    let pairs = encode_corpus(&cllm, &docs, &backbone, args.corpus.over_length())?;
     let key = ModelKey::new(
         format!("cllm:{}", args.model.display()),
         cllm.config().k,

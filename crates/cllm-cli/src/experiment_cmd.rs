@@ -161,6 +161,7 @@ impl ExperimentArgs {
         opts.voids.progress = true;
         opts.progress = true;
         opts.seed = self.seed;
+        opts.over_length = self.corpus.over_length();
         if self.terms_on() == [true] {
             opts.cllm1.loss.cluster_weight = self.cluster_weight;
             opts.cllm1.loss.latent_noise = self.latent_noise;

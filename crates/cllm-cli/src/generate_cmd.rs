@@ -173,7 +173,7 @@ pub fn run_generate(args: GenerateArgs) -> CmdResult {
         args.reference.min(docs.len())
     );
     let sample = seeded_sample(&docs, args.reference, args.seed);
-    let pairs = encode_corpus(&cllm, &sample, &backbone)?;
+    let pairs = encode_corpus(&cllm, &sample, &backbone, args.corpus.over_length())?;
     let ids: Vec<String> = pairs.iter().map(|(d, _)| d.id.clone()).collect();
     let flat: Vec<f32> = pairs
         .iter()

@@ -249,6 +249,7 @@ impl TrainArgs {
         job.family = self.family.clone();
         job.semantic = self.sentence_embeddings.clone();
         job.report_texts = self.report_texts;
+        job.over_length = self.corpus.over_length();
         Ok(job)
     }
 }
@@ -306,10 +307,18 @@ pub fn run(args: TrainArgs) -> CmdResult {
             let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
             if args.prepare_only {
                 let max_len = job.options.model.max_len;
-                let p = prepare_data_dir(&job.out_dir, &backbone, docs, max_len, &job.pad_token)?;
+                let p = prepare_data_dir(
+                    &job.out_dir,
+                    &backbone,
+                    docs,
+                    max_len,
+                    &job.pad_token,
+                    job.over_length,
+                )?;
                 println!(
-                    "prepared {} texts, {} vocabulary rows -> {dir} (train with --data {dir})",
+                    "prepared {} texts ({} cut to {max_len} tokens), {} vocabulary rows -> {dir} (train with --data {dir})",
                     p.texts,
+                    p.cut,
                     p.vocab,
                     dir = job.out_dir.display()
                 );

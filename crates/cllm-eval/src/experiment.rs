@@ -43,7 +43,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use cllm_autoencoder::code_fit::CodeFitOptions;
-use cllm_autoencoder::{run_train_job, Cllm, JobReport, RunControl, TrainJob, TrainOptions};
+use cllm_autoencoder::{
+    run_train_job, Cllm, JobReport, OverLength, RunControl, TrainJob, TrainOptions,
+};
 use cllm_core::{Backbone, Document};
 use cllm_void::VoidSearchOptions;
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,9 @@ pub struct ExperimentOptions {
     /// stderr is a terminal. CLLM1's training has its own (`cllm1.progress`).
     #[serde(default)]
     pub progress: bool,
+    /// Texts over CLLM1's `max_len` tokens: cut and counted (the default) or refused.
+    #[serde(default, skip_serializing_if = "OverLength::is_cut")]
+    pub over_length: OverLength,
 }
 
 impl ExperimentOptions {
@@ -122,6 +127,7 @@ impl ExperimentOptions {
             knn: 10,
             seed: 0,
             progress: false,
+            over_length: OverLength::Cut,
         }
     }
 }
@@ -235,6 +241,7 @@ pub(crate) fn cllm1<B: AutodiffBackend>(
 ) -> Result<JobReport> {
     let mut job = TrainJob::new(opts.cllm1.clone(), out_dir.join(CLLM1));
     job.report_texts = opts.texts_per_split;
+    job.over_length = opts.over_length;
     finished_or_run(&job, || {
         Ok(run_train_job::<B>(&job, backbone, docs, device, control)?)
     })

@@ -9,3 +9,4 @@ mod readings;
 mod resume;
 mod semantic;
 mod smollm2_rows;
+mod token_cache;
