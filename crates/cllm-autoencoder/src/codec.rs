@@ -323,7 +323,14 @@ impl<B: Backend> Cllm<B> {
             lm,
             vocab_ids: self.vocab.ids(),
         });
-        decode_vectors(&self.model, &self.e_v, self.vocab.pad_index(), z, opts, guide)
+        decode_vectors(
+            &self.model,
+            &self.e_v,
+            self.vocab.pad_index(),
+            z,
+            opts,
+            guide,
+        )
     }
 
     /// Decodes text vectors into token sequences with the model's decoder and `opts`

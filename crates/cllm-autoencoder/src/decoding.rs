@@ -289,7 +289,12 @@ impl<'a, B: Backend, N: NextToken<B>> NextToken<B> for GuidedNext<'a, N> {
         let rows = self.inner.start(z)?;
         let (continuations, _) = self.guide.lm.continuations(&[], rows.len())?;
         let vocab = continuations.vocab_size();
-        if let Some(&id) = self.guide.vocab_ids.iter().find(|&&id| id as usize >= vocab) {
+        if let Some(&id) = self
+            .guide
+            .vocab_ids
+            .iter()
+            .find(|&&id| id as usize >= vocab)
+        {
             return Err(AutoencoderError::Backbone(
                 cllm_core::CoreError::TokenOutOfRange { id, vocab },
             ));
@@ -301,10 +306,7 @@ impl<'a, B: Backend, N: NextToken<B>> NextToken<B> for GuidedNext<'a, N> {
 
     fn step(&mut self, rows: &[usize], chosen: &[usize]) -> Result<Vec<Vec<f32>>> {
         let dists = self.inner.step(rows, chosen)?;
-        let ids: Vec<u32> = chosen
-            .iter()
-            .map(|&c| self.guide.vocab_ids[c])
-            .collect();
+        let ids: Vec<u32> = chosen.iter().map(|&c| self.guide.vocab_ids[c]).collect();
         let lm = self
             .continuations
             .as_mut()

@@ -64,7 +64,9 @@ impl<B: Backend> LanguageModel for LlamaBackbone<B> {
         let v = state.extend_rows(&[0], &[prefix.to_vec()])?;
         let first = v.into_iter().next().unwrap_or_default();
         let keep = vec![0; rows];
-        state.cache = state.cache.map(|c| c.select(index_tensor(&keep, self.device())));
+        state.cache = state
+            .cache
+            .map(|c| c.select(index_tensor(&keep, self.device())));
         state.rows = rows;
         Ok((Box::new(state), Some(vec![first; rows])))
     }
@@ -118,7 +120,10 @@ impl<B: Backend> LlamaContinuations<'_, B> {
             return Err(CoreError::TooLong { len: held + n, max });
         }
         let device = self.backbone.device();
-        self.cache = self.cache.take().map(|c| c.select(index_tensor(rows, device)));
+        self.cache = self
+            .cache
+            .take()
+            .map(|c| c.select(index_tensor(rows, device)));
         self.rows = rows.len();
         if rows.is_empty() || n == 0 {
             return Ok(vec![Vec::new(); rows.len()]);

@@ -111,7 +111,11 @@ fn token_logprobs_and_perplexity_match_the_pytorch_reference() {
     assert!(texts.len() >= 2, "a recipe and a non-recipe at least");
     for t in &texts {
         let ids = cllm_core::Backbone::tokenize(model, &t.text).unwrap();
-        assert_eq!(ids, t.ids, "{}: the tokenizer gives the reference ids", t.name);
+        assert_eq!(
+            ids, t.ids,
+            "{}: the tokenizer gives the reference ids",
+            t.name
+        );
         let lp = model.token_logprobs(&ids).unwrap();
         assert_eq!(lp.len(), t.logprobs.len());
         let worst = lp
@@ -129,7 +133,12 @@ fn token_logprobs_and_perplexity_match_the_pytorch_reference() {
             t.perplexity
         );
         assert!(worst < 5e-4, "{}: log-prob error {worst}", t.name);
-        assert!(rel < 2e-4, "{}: perplexity {ppl} vs {}", t.name, t.perplexity);
+        assert!(
+            rel < 2e-4,
+            "{}: perplexity {ppl} vs {}",
+            t.name,
+            t.perplexity
+        );
     }
     // the judge tells a recipe from scrambled words by a wide margin
     let by = |n: &str| texts.iter().find(|t| t.name == n).unwrap().perplexity;
@@ -196,9 +205,15 @@ fn cached_continuations_equal_the_full_recompute() {
     println!("cached vs recompute: worst log-probability difference {worst:.1e}");
     assert!(worst < 1e-3, "{worst}");
     // bad input is a typed error, not a panic
-    assert!(cont.extend(&[0, 0], &[1]).is_err(), "rows and tokens differ in length");
+    assert!(
+        cont.extend(&[0, 0], &[1]).is_err(),
+        "rows and tokens differ in length"
+    );
     assert!(cont.extend(&[3], &[1]).is_err(), "row out of range");
-    assert!(cont.extend(&[0], &[u32::MAX]).is_err(), "token out of range");
+    assert!(
+        cont.extend(&[0], &[u32::MAX]).is_err(),
+        "token out of range"
+    );
 }
 
 /// Speed of LM-guided decoding's inner loop: next-token log-probabilities after each of

@@ -298,7 +298,8 @@ pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
         return Err(format!("text {} is empty", i + 1).into());
     }
     let vectors = cllm.encode_ids(&ids)?;
-    let decoded = cllm.generate_guided(&vectors, &args.decode.options(args.seed), Some(&backbone))?;
+    let decoded =
+        cllm.generate_guided(&vectors, &args.decode.options(args.seed), Some(&backbone))?;
     for (i, (orig, d)) in ids.iter().zip(&decoded).enumerate() {
         let original = backbone.detokenize(orig)?;
         let text = backbone.detokenize(&d.ids)?;

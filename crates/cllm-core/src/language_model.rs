@@ -37,8 +37,7 @@ pub trait LanguageModel {
     ) -> Result<(Box<dyn Continuations + '_>, Option<Vec<Vec<f32>>>), CoreError> {
         let _ = (prefix, rows);
         Err(CoreError::Unsupported(
-            "this language model scores whole sequences only (no incremental continuations)"
-                .into(),
+            "this language model scores whole sequences only (no incremental continuations)".into(),
         ))
     }
 }

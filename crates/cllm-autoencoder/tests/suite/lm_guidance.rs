@@ -201,7 +201,9 @@ fn a_heavy_guide_steers_every_search_of_both_decoders_within_the_vocabulary() {
             let out = cllm.generate_guided(&vectors, &opts, Some(&lm)).unwrap();
             for text in &out {
                 assert!(
-                    text.ids.iter().all(|id| id % 2 == 0 && (*id as usize) < common::VOCAB),
+                    text.ids
+                        .iter()
+                        .all(|id| id % 2 == 0 && (*id as usize) < common::VOCAB),
                     "{name} {search:?}: {:?} leaves the vocabulary",
                     text.ids
                 );
