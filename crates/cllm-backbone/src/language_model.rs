@@ -5,7 +5,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use cllm_core::{Backbone, Continuations, CoreError, LanguageModel};
+use cllm_core::{Backbone, Continuations, ContinuationsStart, CoreError, LanguageModel};
 
 use crate::backbone::LlamaBackbone;
 use crate::llama::LlamaKvCache;
@@ -47,7 +47,7 @@ impl<B: Backend> LanguageModel for LlamaBackbone<B> {
         &self,
         prefix: &[u32],
         rows: usize,
-    ) -> Result<(Box<dyn Continuations + '_>, Option<Vec<Vec<f32>>>), CoreError> {
+    ) -> Result<ContinuationsStart<'_>, CoreError> {
         if !prefix.is_empty() {
             self.check_ids(prefix)?;
         }

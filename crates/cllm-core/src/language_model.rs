@@ -34,13 +34,17 @@ pub trait LanguageModel {
         &self,
         prefix: &[u32],
         rows: usize,
-    ) -> Result<(Box<dyn Continuations + '_>, Option<Vec<Vec<f32>>>), CoreError> {
+    ) -> Result<ContinuationsStart<'_>, CoreError> {
         let _ = (prefix, rows);
         Err(CoreError::Unsupported(
             "this language model scores whole sequences only (no incremental continuations)".into(),
         ))
     }
 }
+
+/// What [`LanguageModel::continuations`] returns: the continuations, and the next-token
+/// log-probabilities of every row after the prefix (`None` for an empty prefix).
+pub type ContinuationsStart<'a> = (Box<dyn Continuations + 'a>, Option<Vec<Vec<f32>>>);
 
 /// A batch of texts being extended one token at a time under a [`LanguageModel`] (from
 /// [`LanguageModel::continuations`]): the model's state of every row (its key/value cache),

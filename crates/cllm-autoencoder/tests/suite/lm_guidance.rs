@@ -9,7 +9,7 @@ use cllm_autoencoder::{
     VocabTable,
 };
 use cllm_backbone::device::CpuBackend;
-use cllm_core::{Continuations, CoreError, LanguageModel, TextVector};
+use cllm_core::{Continuations, ContinuationsStart, CoreError, LanguageModel, TextVector};
 
 use crate::common;
 
@@ -51,7 +51,7 @@ impl LanguageModel for CountingLm {
         &self,
         prefix: &[u32],
         rows: usize,
-    ) -> Result<(Box<dyn Continuations + '_>, Option<Vec<Vec<f32>>>), CoreError> {
+    ) -> Result<ContinuationsStart<'_>, CoreError> {
         self.calls.set(self.calls.get() + 1);
         assert!(prefix.is_empty(), "the decoder starts without a prefix");
         Ok((
