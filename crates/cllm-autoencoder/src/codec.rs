@@ -6,10 +6,10 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor, TensorData};
-use cllm_core::{TextVector, TokenMatrix};
+use cllm_core::{LanguageModel, TextVector, TokenMatrix};
 
 use crate::config::CllmConfig;
-use crate::decoding::{decode_vectors, DecodeOptions, DecodedTokens};
+use crate::decoding::{decode_vectors, DecodeOptions, DecodedTokens, LanguageGuide};
 use crate::error::{AutoencoderError, Result};
 use crate::eval::{input_tensors, nearest_in_vocab, until_pad};
 use crate::model::CllmModel;
@@ -301,7 +301,7 @@ impl<B: Backend> Cllm<B> {
             crate::model::Decoder::Mirror(m) => Ok(m.forward(z)),
             crate::model::Decoder::Autoregressive(_) => {
                 let (l, pad) = (self.config.max_len, self.vocab.pad_index());
-                let decoded = self.generate_latents(z, &DecodeOptions::plain_greedy())?;
+                let decoded = self.generate_latents(z, &DecodeOptions::plain_greedy(), None)?;
                 let mut rows = vec![pad; decoded.len() * l];
                 for (b, d) in decoded.iter().enumerate() {
                     let n = d.indices.len().min(l);
@@ -317,22 +317,48 @@ impl<B: Backend> Cllm<B> {
         &self,
         z: Tensor<B, 2>,
         opts: &DecodeOptions,
+        lm: Option<&dyn LanguageModel>,
     ) -> Result<Vec<DecodedTokens>> {
-        decode_vectors(&self.model, &self.e_v, self.vocab.pad_index(), z, opts)
+        let guide = lm.map(|lm| LanguageGuide {
+            lm,
+            vocab_ids: self.vocab.ids(),
+        });
+        decode_vectors(
+            &self.model,
+            &self.e_v,
+            self.vocab.pad_index(),
+            z,
+            opts,
+            guide,
+        )
     }
 
     /// Decodes text vectors into token sequences with the model's decoder and `opts`
     /// (greedy, beam or nucleus search; repetition rules), with the decoder's
     /// log-probability of every chosen token. Token ids are the backbone's.
+    /// `opts.lm_weight` must be 0 (see [`generate_guided`](Self::generate_guided)).
     pub fn generate(
         &self,
         vectors: &[TextVector],
         opts: &DecodeOptions,
     ) -> Result<Vec<GeneratedText>> {
+        self.generate_guided(vectors, opts, None)
+    }
+
+    /// [`generate`](Self::generate) guided by a language model over the same token ids
+    /// (the backbone, SmolLM2) when `opts.lm_weight` > 0: shallow fusion, see
+    /// [`decoding`](crate::decoding). The log-probabilities reported are then the search's
+    /// fused scores (decoder + λ · language model) of the chosen tokens.
+    pub fn generate_guided(
+        &self,
+        vectors: &[TextVector],
+        opts: &DecodeOptions,
+        lm: Option<&dyn LanguageModel>,
+    ) -> Result<Vec<GeneratedText>> {
         self.check_vectors(vectors)?;
         let mut out = Vec::with_capacity(vectors.len());
         for chunk in vectors.chunks(self.batch_size) {
-            for d in self.generate_latents(self.latents(chunk), opts)? {
+            for d in self.generate_latents(self.latents(chunk), opts, lm)? {
                 out.push(GeneratedText {
                     ids: d.indices.iter().map(|&i| self.vocab.ids()[i]).collect(),
                     logprobs: d.logprobs,

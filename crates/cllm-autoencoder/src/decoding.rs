@@ -6,6 +6,17 @@
 //! ([`ArDecoder::start`], [`ArDecoder::step`]); the mirror's distributions are all known
 //! at once and are read left to right under the same rules. The choice of the next token
 //! is made on the host from the log-probabilities `log softmax(exp(s) · row · E_Vᵀ)`.
+//!
+//! **LM-guided decoding** (shallow fusion, Gulcehre et al. 2015): with
+//! [`DecodeOptions::lm_weight`] λ > 0 and a [`LanguageGuide`], every candidate token `v` of
+//! the corpus vocabulary is scored `log p_CLLM(v | …) + λ · log p_LM(id(v) | text so far)`,
+//! where `id(v)` is the backbone id of vocabulary entry `v` and the language model reads
+//! the text one token per step against its own key/value cache
+//! ([`Continuations`](cllm_core::Continuations)). The first token has no context and gets
+//! no language-model term. Only vocabulary entries are ever scored, so the decoder never
+//! leaves the corpus vocabulary; λ = 0 is the plain decoder exactly (the language model is
+//! not run). Greedy, beam and nucleus search all use the fused scores, for both decoders:
+//! for the mirror, beam search over its per-position distributions.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
@@ -13,6 +24,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use cllm_core::{Continuations, LanguageModel};
 
 use crate::ar::{ArDecoder, ArState};
 use crate::error::{AutoencoderError, Result};
@@ -55,6 +68,10 @@ pub struct DecodeOptions {
     pub repetition_penalty: f32,
     /// Most tokens per text, the end token included (`None` = the model's limit).
     pub max_tokens: Option<usize>,
+    /// Weight λ of the language model's log-probability in the score of the next token
+    /// (shallow fusion; needs a [`LanguageGuide`]). 0 = the plain decoder.
+    #[serde(default)]
+    pub lm_weight: f32,
 }
 
 impl Default for DecodeOptions {
@@ -64,6 +81,7 @@ impl Default for DecodeOptions {
             no_repeat_ngram: 3,
             repetition_penalty: 1.0,
             max_tokens: None,
+            lm_weight: 0.0,
         }
     }
 }
@@ -76,6 +94,7 @@ impl DecodeOptions {
             no_repeat_ngram: 0,
             repetition_penalty: 1.0,
             max_tokens: None,
+            lm_weight: 0.0,
         }
     }
 
@@ -83,6 +102,9 @@ impl DecodeOptions {
         let bad = |m: &str| Err(AutoencoderError::InvalidConfig(m.into()));
         if !(self.repetition_penalty.is_finite() && self.repetition_penalty > 0.0) {
             return bad("repetition_penalty must be positive");
+        }
+        if !(self.lm_weight.is_finite() && self.lm_weight >= 0.0) {
+            return Err(AutoencoderError::LmWeight(self.lm_weight));
         }
         match self.search {
             Search::Beam { width: 0 } => bad("beam width must be positive"),
@@ -98,7 +120,7 @@ impl DecodeOptions {
 
 /// One decoded text: its tokens as positions in the vocabulary table (the end token not
 /// included) and the decoder's log-probability of each chosen token (the end token's last,
-/// when the text ended).
+/// when the text ended); under LM guidance, the fused score of each chosen token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecodedTokens {
     /// Vocabulary-table positions of the text's tokens.
@@ -124,16 +146,57 @@ pub fn mean_logprob(logprobs: &[f32]) -> f64 {
     logprobs.iter().map(|&v| f64::from(v)).sum::<f64>() / logprobs.len() as f64
 }
 
+/// A language model guiding decoding (shallow fusion): the model and the backbone id of
+/// every entry of the decoder's vocabulary table, in table order.
+#[derive(Clone, Copy)]
+pub struct LanguageGuide<'a> {
+    /// The language model (SmolLM2); it must support
+    /// [`LanguageModel::continuations`].
+    pub lm: &'a dyn LanguageModel,
+    /// The language model's id of every vocabulary-table entry (`VocabTable::ids`).
+    pub vocab_ids: &'a [u32],
+}
+
+impl std::fmt::Debug for LanguageGuide<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LanguageGuide")
+            .field("vocab_ids", &self.vocab_ids.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Decodes text vectors `z` (`[b, k]`) with `model`'s decoder; `e_v` is the vocabulary
-/// table as a tensor and `end` the position of the pad/end token in it.
+/// table as a tensor and `end` the position of the pad/end token in it. With
+/// `opts.lm_weight` > 0 the search is guided by `guide` (required then; ignored at 0).
 pub fn decode_vectors<B: Backend>(
     model: &CllmModel<B>,
     e_v: &Tensor<B, 2>,
     end: usize,
     z: Tensor<B, 2>,
     opts: &DecodeOptions,
+    guide: Option<LanguageGuide<'_>>,
 ) -> Result<Vec<DecodedTokens>> {
     opts.validate()?;
+    let guide = match guide {
+        _ if opts.lm_weight == 0.0 => None,
+        Some(g) => {
+            let vocab = e_v.dims()[0];
+            if g.vocab_ids.len() != vocab {
+                return Err(AutoencoderError::WrongWidth {
+                    what: "language-guide vocabulary ids",
+                    expected: vocab,
+                    got: g.vocab_ids.len(),
+                });
+            }
+            Some(g)
+        }
+        None => {
+            return Err(AutoencoderError::InvalidConfig(format!(
+                "lm_weight {} needs a language model to guide decoding",
+                opts.lm_weight
+            )))
+        }
+    };
     let scale = model.logit_scale();
     match &model.decoder {
         Decoder::Autoregressive(ar) => {
@@ -144,7 +207,7 @@ pub fn decode_vectors<B: Backend>(
                 state: None,
             };
             let limit = opts.max_tokens.unwrap_or(ar.max_len).min(ar.max_len);
-            run_search(next, z, end, limit, opts)
+            search_guided(next, guide, z, end, limit, opts)
         }
         Decoder::Mirror(mirror) => {
             let rows = mirror.forward(z);
@@ -161,14 +224,95 @@ pub fn decode_vectors<B: Backend>(
                 step: 0,
             };
             let limit = opts.max_tokens.unwrap_or(l).min(l);
-            run_search(
+            search_guided(
                 next,
+                guide,
                 Tensor::<B, 2>::zeros([b, 1], &e_v.device()),
                 end,
                 limit,
                 opts,
             )
         }
+    }
+}
+
+/// [`run_search`] over `next`, fused with `guide`'s language model when there is one.
+fn search_guided<B: Backend, N: NextToken<B>>(
+    next: N,
+    guide: Option<LanguageGuide<'_>>,
+    z: Tensor<B, 2>,
+    end: usize,
+    limit: usize,
+    opts: &DecodeOptions,
+) -> Result<Vec<DecodedTokens>> {
+    match guide {
+        None => run_search(next, z, end, limit, opts),
+        Some(guide) => {
+            let fused = GuidedNext {
+                inner: next,
+                guide,
+                weight: opts.lm_weight,
+                continuations: None,
+            };
+            run_search(fused, z, end, limit, opts)
+        }
+    }
+}
+
+/// Shallow fusion: the decoder's next-token log-probabilities plus `weight` × the language
+/// model's at the vocabulary entries' ids, the language model reading each hypothesis one
+/// token per step.
+struct GuidedNext<'a, N> {
+    inner: N,
+    guide: LanguageGuide<'a>,
+    weight: f32,
+    continuations: Option<Box<dyn Continuations + 'a>>,
+}
+
+impl<N> GuidedNext<'_, N> {
+    /// Adds `weight · lm[id(v)]` to every entry `v` of every row.
+    fn fuse(&self, mut rows: Vec<Vec<f32>>, lm: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        for (row, lm_row) in rows.iter_mut().zip(lm) {
+            for (v, &id) in row.iter_mut().zip(self.guide.vocab_ids) {
+                let l = lm_row
+                    .get(id as usize)
+                    .ok_or(AutoencoderError::UnknownToken(id))?;
+                *v += self.weight * l;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl<'a, B: Backend, N: NextToken<B>> NextToken<B> for GuidedNext<'a, N> {
+    fn start(&mut self, z: Tensor<B, 2>) -> Result<Vec<Vec<f32>>> {
+        let rows = self.inner.start(z)?;
+        let (continuations, _) = self.guide.lm.continuations(&[], rows.len())?;
+        let vocab = continuations.vocab_size();
+        if let Some(&id) = self
+            .guide
+            .vocab_ids
+            .iter()
+            .find(|&&id| id as usize >= vocab)
+        {
+            return Err(AutoencoderError::Backbone(
+                cllm_core::CoreError::TokenOutOfRange { id, vocab },
+            ));
+        }
+        self.continuations = Some(continuations);
+        // the first token has no context: the decoder alone chooses it
+        Ok(rows)
+    }
+
+    fn step(&mut self, rows: &[usize], chosen: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let dists = self.inner.step(rows, chosen)?;
+        let ids: Vec<u32> = chosen.iter().map(|&c| self.guide.vocab_ids[c]).collect();
+        let lm = self
+            .continuations
+            .as_mut()
+            .ok_or_else(|| AutoencoderError::InvalidConfig("decoding step before start".into()))?
+            .extend(rows, &ids)?;
+        self.fuse(dists, &lm)
     }
 }
 

@@ -51,6 +51,9 @@ pub enum AutoencoderError {
     /// A token id that the vocabulary table does not hold.
     #[error("token id {0} is not in the model's vocabulary table")]
     UnknownToken(u32),
+    /// A language-model weight λ of shallow fusion that is negative or not a number.
+    #[error("the language-model weight λ = {0} must be a finite number ≥ 0")]
+    LmWeight(f32),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -75,7 +75,7 @@ pub use cache::{
 };
 pub use codec::{Cllm, GeneratedText};
 pub use config::{ArDecoderConfig, CllmConfig, DecoderConfig, StageConfig, StageSummary};
-pub use decoding::{DecodeOptions, DecodedTokens, Search};
+pub use decoding::{DecodeOptions, DecodedTokens, LanguageGuide, Search};
 pub use error::{AutoencoderError, Result};
 pub use eval::{evaluate, EvalReport};
 pub use export::{encode_corpus, read_vectors, write_vector_file, write_vectors, VectorFile};

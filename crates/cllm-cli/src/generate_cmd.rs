@@ -39,6 +39,10 @@ pub struct DecodeArgs {
     /// Most tokens per text.
     #[arg(long)]
     max_tokens: Option<usize>,
+    /// Weight λ of SmolLM2's log-probability in the score of every next token (shallow
+    /// fusion over the corpus vocabulary; 0 = the plain decoder).
+    #[arg(long, default_value_t = 0.0)]
+    lm_weight: f32,
 }
 
 impl DecodeArgs {
@@ -58,6 +62,7 @@ impl DecodeArgs {
             no_repeat_ngram: self.no_repeat_ngram,
             repetition_penalty: self.repetition_penalty,
             max_tokens: self.max_tokens,
+            lm_weight: self.lm_weight,
         }
     }
 }
@@ -293,7 +298,8 @@ pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
         return Err(format!("text {} is empty", i + 1).into());
     }
     let vectors = cllm.encode_ids(&ids)?;
-    let decoded = cllm.generate(&vectors, &args.decode.options(args.seed))?;
+    let decoded =
+        cllm.generate_guided(&vectors, &args.decode.options(args.seed), Some(&backbone))?;
     for (i, (orig, d)) in ids.iter().zip(&decoded).enumerate() {
         let original = backbone.detokenize(orig)?;
         let text = backbone.detokenize(&d.ids)?;

@@ -41,7 +41,7 @@ pub use atomic::write_atomic;
 pub use backbone::{Backbone, DecodeStrategy};
 pub use document::Document;
 pub use error::CoreError;
-pub use language_model::{perplexity, LanguageModel};
+pub use language_model::{perplexity, Continuations, ContinuationsStart, LanguageModel};
 pub use matrix::TokenMatrix;
 pub use sentence::SentenceEncoder;
 pub use vector::TextVector;

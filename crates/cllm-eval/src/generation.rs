@@ -42,7 +42,8 @@ pub struct GeneratedText {
     pub provenance: Provenance,
     /// The decoded text.
     pub text: String,
-    /// The decoder's mean log-probability per token.
+    /// The decoder's mean log-probability per token (under LM guidance, the mean fused
+    /// score: decoder + λ · language model).
     pub decoder_logprob: f64,
     /// Whether the decoder ended the text (false: cut at the length limit).
     pub ended: bool,
@@ -93,7 +94,8 @@ pub fn generate<B: Backend>(
         .collect::<Result<_, _>>()?;
     progress.set_length((opts.n + opts.real_texts.len()) as u64);
     progress.set_message("decoding");
-    let decoded = cllm.generate(&vectors, &opts.decode)?;
+    // guided by the fluency judge itself when `decode.lm_weight` > 0 (shallow fusion)
+    let decoded = cllm.generate_guided(&vectors, &opts.decode, Some(lm))?;
     progress.set_message("scoring");
     let mut real = Vec::with_capacity(opts.real_texts.len());
     for ids in &opts.real_texts {

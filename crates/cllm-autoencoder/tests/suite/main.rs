@@ -5,6 +5,7 @@ mod autoregressive;
 mod codec;
 mod common;
 mod learning;
+mod lm_guidance;
 mod readings;
 mod resume;
 mod semantic;

@@ -5,4 +5,4 @@ pub mod loader;
 pub mod model;
 
 pub use loader::{config_from_gguf, load_llama};
-pub use model::{Llama, LlamaConfig};
+pub use model::{Llama, LlamaConfig, LlamaKvCache};

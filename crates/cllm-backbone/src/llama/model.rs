@@ -14,11 +14,11 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
-use burn::tensor::activation::silu;
+use burn::tensor::activation::{silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use super::fused;
 
@@ -191,16 +191,27 @@ impl<B: Backend> RotaryTables<B> {
 
     /// The `cos` and `sin` tables of positions `0..seq`, `[seq, head_dim]` each.
     pub fn tables(&self, seq: usize) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        self.tables_from(0, seq)
+    }
+
+    /// The `cos` and `sin` tables of positions `start..start + seq`, `[seq, head_dim]` each.
+    pub fn tables_from(&self, start: usize, seq: usize) -> (Tensor<B, 2>, Tensor<B, 2>) {
         (
-            self.cos.clone().narrow(0, 0, seq),
-            self.sin.clone().narrow(0, 0, seq),
+            self.cos.clone().narrow(0, start, seq),
+            self.sin.clone().narrow(0, start, seq),
         )
     }
 
     /// Rotates `x` `[batch, heads, seq, head_dim]` by the angles of positions `0..seq`.
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.apply_from(x, 0)
+    }
+
+    /// Rotates `x` `[batch, heads, seq, head_dim]` by the angles of positions
+    /// `start..start + seq` (the new tokens of a cached continuation).
+    pub fn apply_from(&self, x: Tensor<B, 4>, start: usize) -> Tensor<B, 4> {
         let [_, _, seq, hd] = x.dims();
-        let (cos, sin) = self.tables(seq);
+        let (cos, sin) = self.tables_from(start, seq);
         let (cos, sin) = (cos.unsqueeze::<4>(), sin.unsqueeze::<4>());
         let half = hd / 2;
         let x1 = x.clone().narrow(3, 0, half);
@@ -284,6 +295,56 @@ impl<B: Backend> LlamaAttention<B> {
             .reshape([b, l, self.num_heads * self.head_dim]);
         self.o_proj.forward(out)
     }
+
+    /// Causal self-attention of `n` new tokens `x` `[batch, n, d]` that follow the tokens
+    /// whose rotated keys and values `cache` holds (`[batch, kv_heads, len, head_dim]`
+    /// each; `None` for none): the new tokens sit at positions `len..len + n`. Returns the
+    /// output and the cache extended by the new tokens.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RotaryTables<B>,
+        cache: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    ) -> (Tensor<B, 3>, (Tensor<B, 4>, Tensor<B, 4>)) {
+        let [b, n, _] = x.dims();
+        let past = cache.as_ref().map_or(0, |(k, _)| k.dims()[2]);
+        let (q_width, kv_width) = (
+            self.num_heads * self.head_dim,
+            self.num_kv_heads * self.head_dim,
+        );
+        let qkv = self.qkv_proj.forward(x);
+        let q = qkv.clone().narrow(2, 0, q_width);
+        let k = qkv.clone().narrow(2, q_width, kv_width);
+        let v = qkv.narrow(2, q_width + kv_width, kv_width);
+        let q = rope.apply_from(self.heads(q, self.num_heads), past);
+        let k = rope.apply_from(self.heads(k, self.num_kv_heads), past);
+        let v = self.heads(v, self.num_kv_heads);
+        let (k, v) = match cache {
+            Some((ck, cv)) => (Tensor::cat(vec![ck, k], 2), Tensor::cat(vec![cv, v], 2)),
+            None => (k, v),
+        };
+        let total = past + n;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let mut scores = q.matmul(self.repeat_kv(k.clone()).swap_dims(2, 3)) * scale;
+        if n > 1 {
+            // new token i (position past + i) sees the keys of positions 0..=past + i
+            let hidden: Vec<bool> = (0..n)
+                .flat_map(|i| (0..total).map(move |j| j > past + i))
+                .collect();
+            let mask = Tensor::<B, 2, Bool>::from_data(
+                TensorData::new(hidden, [n, total]),
+                &scores.device(),
+            )
+            .unsqueeze::<4>()
+            .expand([b, self.num_heads, n, total]);
+            scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+        }
+        let out = softmax(scores, 3).matmul(self.repeat_kv(v.clone()));
+        let out = out
+            .swap_dims(1, 2)
+            .reshape([b, n, self.num_heads * self.head_dim]);
+        (self.o_proj.forward(out), (k, v))
+    }
 }
 
 /// SwiGLU feed-forward block.
@@ -328,6 +389,60 @@ impl<B: Backend> LlamaDecoderLayer<B> {
                 .self_attn
                 .forward(self.input_layernorm.forward(x), rope);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+
+    /// [`forward`](Self::forward) for new tokens after the cached ones (see
+    /// [`LlamaAttention::forward_cached`]); returns the extended cache.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RotaryTables<B>,
+        cache: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    ) -> (Tensor<B, 3>, (Tensor<B, 4>, Tensor<B, 4>)) {
+        let (attended, cache) =
+            self.self_attn
+                .forward_cached(self.input_layernorm.forward(x.clone()), rope, cache);
+        let x = x + attended;
+        let out = x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x));
+        (out, cache)
+    }
+}
+
+/// The rotated keys and values of every block for the tokens read so far, `[batch,
+/// kv_heads, len, head_dim]` each: what [`Llama::forward_cached`] needs to read one more
+/// token without recomputing the prefix. Cheap to clone (tensors are shared).
+#[derive(Debug, Clone)]
+pub struct LlamaKvCache<B: Backend> {
+    layers: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
+}
+
+impl<B: Backend> LlamaKvCache<B> {
+    /// Tokens per row held.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    /// Whether no token is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows (sequences) held.
+    pub fn rows(&self) -> usize {
+        self.layers.first().map_or(0, |(k, _)| k.dims()[0])
+    }
+
+    /// Keeps the rows `rows` (in this order; a row may repeat), as a search that forks or
+    /// drops its hypotheses does. Panics (like any burn op) on an index out of range:
+    /// callers check first.
+    pub fn select(self, rows: Tensor<B, 1, Int>) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|(k, v)| (k.select(0, rows.clone()), v.select(0, rows.clone())))
+                .collect(),
+        }
     }
 }
 
@@ -403,6 +518,30 @@ impl<B: Backend> Llama<B> {
     pub fn forward(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let layers = self.layers.len();
         self.head_logits(self.hidden_states(ids, layers), true)
+    }
+
+    /// Next-token logits `[batch, n, vocab]` of `n` new tokens `ids` `[batch, n]` that
+    /// follow the tokens held in `cache` (`None`: none), and the cache extended by them.
+    /// One step of incremental decoding costs one token's blocks and head, not the whole
+    /// prefix's; the result is [`forward`](Self::forward) of the whole sequence at the new
+    /// positions, up to f32 rounding (generic burn path on every backend). Panics (like
+    /// any burn op) if the sequence outgrows the rotary tables or the cache's batch differs
+    /// from `ids`'s: callers check first.
+    pub fn forward_cached(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        cache: Option<LlamaKvCache<B>>,
+    ) -> (Tensor<B, 3>, LlamaKvCache<B>) {
+        let mut x = self.embed_tokens.forward(ids);
+        let mut past = cache.map(|c| c.layers.into_iter());
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for block in &self.layers {
+            let held = past.as_mut().and_then(Iterator::next);
+            let (out, kv) = block.forward_cached(x, &self.rope, held);
+            x = out;
+            layers.push(kv);
+        }
+        (self.head_logits(x, true), LlamaKvCache { layers })
     }
 }
 
