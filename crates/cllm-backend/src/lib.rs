@@ -27,6 +27,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod simd;
+
 use thiserror::Error;
 
 /// The backend picked by cargo features.

@@ -201,56 +201,9 @@ pub(super) fn tied_head_ce_on_host(
 /// Row kernels, compiled for AVX-512 and for AVX2 + FMA when the CPU has them (chosen at
 /// run time), with a portable copy.
 mod kernels {
-    /// Runs `$body` through a copy compiled for the widest vector unit the CPU has.
-    macro_rules! dispatch {
-        ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $body:block) => {
-            pub(super) fn $name($($arg: $ty),*) -> $ret {
-                #[inline(always)]
-                fn body($($arg: $ty),*) -> $ret $body
-                #[cfg(target_arch = "x86_64")]
-                {
-                    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                    fn avx512($($arg: $ty),*) -> $ret { body($($arg),*) }
-                    #[target_feature(enable = "avx2,fma")]
-                    fn avx2($($arg: $ty),*) -> $ret { body($($arg),*) }
-                    if std::is_x86_feature_detected!("avx512f")
-                        && std::is_x86_feature_detected!("avx512vl")
-                        && std::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: the CPU has the features `avx512` was compiled for.
-                        return unsafe { avx512($($arg),*) };
-                    }
-                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                        // SAFETY: the CPU has the features `avx2` was compiled for.
-                        return unsafe { avx2($($arg),*) };
-                    }
-                }
-                body($($arg),*)
-            }
-        };
-    }
-
-    /// Lanes of the accumulators (one AVX-512 register, two AVX2 registers).
-    const LANES: usize = 16;
-
-    /// `e^x` for `x` in f32 range (Cephes' `expf`: a degree-6 polynomial on `[-ln2/2, ln2/2]`
-    /// after a two-constant reduction; within 2 ulp), branch-free so that it vectorises.
-    /// The same function as the llama blocks' host kernels in `cllm-backbone`.
-    #[inline(always)]
-    pub(super) fn exp(x: f32) -> f32 {
-        let x = x.clamp(-87.336_54, 88.376_26);
-        let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
-        let r = n.mul_add(-0.693_359_4, x);
-        let r = n.mul_add(2.121_944_4e-4, r);
-        let mut p = 1.987_569_1e-4_f32;
-        p = p.mul_add(r, 1.398_199_9e-3);
-        p = p.mul_add(r, 8.333_452e-3);
-        p = p.mul_add(r, 4.166_579_6e-2);
-        p = p.mul_add(r, 1.666_666_5e-1);
-        p = p.mul_add(r, 0.5);
-        let p = p.mul_add(r * r, r) + 1.0;
-        p * f32::from_bits(((n as i32 + 127) << 23) as u32)
-    }
+    use cllm_backend::simd::exp;
+    use cllm_backend::simd::LANES;
+    use cllm_backend::simd_dispatch as dispatch;
 
     /// What one row contributes.
     pub(super) struct RowResult {
@@ -262,7 +215,7 @@ mod kernels {
         pub argmax: usize,
     }
 
-    dispatch!(softmax_grad_row(row: &mut [f32], target: usize, inv_n: f32) -> RowResult {
+    dispatch!(pub(super) softmax_grad_row(row: &mut [f32], target: usize, inv_n: f32) -> RowResult {
         // the largest logit and its first position
         let mut lane_max = [f32::NEG_INFINITY; LANES];
         let mut chunks = row.chunks_exact(LANES);
@@ -330,19 +283,6 @@ mod kernels {
             // the unit tests' chunks of 5 rows of 37 on 2 threads: 8 blocks, the last short
             assert_eq!(rows_per_block(37, 23, 5 * 23, 2), 5);
             assert_eq!(rows_per_block(1, 23, 1, 8), 1);
-        }
-
-        #[test]
-        fn exp_is_within_two_ulp_of_f64_over_the_softmax_range() {
-            for i in -870_000..=10_000 {
-                let x = i as f32 * 1e-4;
-                let want = (x as f64).exp() as f32;
-                let got = exp(x);
-                let ulp = want.to_bits().abs_diff(got.to_bits());
-                assert!(ulp <= 2, "exp({x}) = {got}, want {want}");
-            }
-            assert!(exp(-1e4) >= 0.0 && exp(-1e4) < 1e-37);
-            assert!(exp(f32::NEG_INFINITY) < 1e-37);
         }
 
         /// One row against its f64 definition, with a length that leaves a remainder

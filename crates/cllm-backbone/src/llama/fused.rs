@@ -370,50 +370,13 @@ fn rotate(x: &[f32], rope: &HostRope, pos: usize, scale: f32, out: &mut [f32]) {
     }
 }
 
-/// Row kernels, compiled for AVX2 + FMA when the CPU has them (chosen at run time).
+/// Row kernels, compiled for AVX-512 or AVX2 + FMA when the CPU has them (chosen at run
+/// time; `cllm_backend::simd`).
 mod simd {
-    /// Runs `$body` through a copy compiled with AVX2 and FMA when the CPU has both.
-    macro_rules! dispatch {
-        ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $body:block) => {
-            pub(crate) fn $name($($arg: $ty),*) -> $ret {
-                #[inline(always)]
-                fn body($($arg: $ty),*) -> $ret $body
-                #[cfg(target_arch = "x86_64")]
-                {
-                    #[target_feature(enable = "avx2,fma")]
-                    fn avx2($($arg: $ty),*) -> $ret { body($($arg),*) }
-                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                        // SAFETY: the CPU has the features `avx2` was compiled for.
-                        return unsafe { avx2($($arg),*) };
-                    }
-                }
-                body($($arg),*)
-            }
-        };
-    }
+    use cllm_backend::simd::{exp, LANES};
+    use cllm_backend::simd_dispatch as dispatch;
 
-    /// Lanes of the accumulators (two AVX2 registers).
-    const LANES: usize = 16;
-
-    /// `e^x` for `x` in f32 range (Cephes' `expf`: a degree-6 polynomial on `[-ln2/2, ln2/2]`
-    /// after a two-constant reduction; within 2 ulp), branch-free so that it vectorises.
-    #[inline(always)]
-    fn exp(x: f32) -> f32 {
-        let x = x.clamp(-87.336_54, 88.376_26);
-        let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
-        let r = n.mul_add(-0.693_359_4, x);
-        let r = n.mul_add(2.121_944_4e-4, r);
-        let mut p = 1.987_569_1e-4_f32;
-        p = p.mul_add(r, 1.398_199_9e-3);
-        p = p.mul_add(r, 8.333_452e-3);
-        p = p.mul_add(r, 4.166_579_6e-2);
-        p = p.mul_add(r, 1.666_666_5e-1);
-        p = p.mul_add(r, 0.5);
-        let p = p.mul_add(r * r, r) + 1.0;
-        p * f32::from_bits(((n as i32 + 127) << 23) as u32)
-    }
-
-    dispatch!(rms_norm_row(x: &[f32], gamma: &[f32], eps: f32, out: &mut [f32]) -> () {
+    dispatch!(pub(crate) rms_norm_row(x: &[f32], gamma: &[f32], eps: f32, out: &mut [f32]) -> () {
         let mut acc = [0.0f32; LANES];
         let mut chunks = x.chunks_exact(LANES);
         for c in &mut chunks {
@@ -429,13 +392,13 @@ mod simd {
         }
     });
 
-    dispatch!(swiglu_row(gate: &[f32], up: &[f32], out: &mut [f32]) -> () {
+    dispatch!(pub(crate) swiglu_row(gate: &[f32], up: &[f32], out: &mut [f32]) -> () {
         for ((o, g), u) in out.iter_mut().zip(gate).zip(up) {
             *o = g / (1.0 + exp(-g)) * u;
         }
     });
 
-    dispatch!(softmax_numerators(row: &mut [f32]) -> f32 {
+    dispatch!(pub(crate) softmax_numerators(row: &mut [f32]) -> f32 {
         // `row = exp(row - max(row))`, returning the sum
         let mut max = [f32::NEG_INFINITY; LANES];
         let mut chunks = row.chunks_exact(LANES);
@@ -464,32 +427,6 @@ mod simd {
         }
         total
     });
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn exp_is_within_two_ulp_of_f64_over_the_range_softmax_and_silu_use() {
-            let mut worst = 0;
-            for i in -870_000..=880_000 {
-                let x = i as f32 * 1e-4;
-                let want = (x as f64).exp() as f32;
-                let got = exp(x);
-                let ulp = want.to_bits().abs_diff(got.to_bits());
-                worst = worst.max(ulp);
-                assert!(ulp <= 2, "exp({x}) = {got}, want {want}");
-            }
-            println!("worst error {worst} ulp");
-        }
-
-        #[test]
-        fn exp_saturates_instead_of_overflowing() {
-            assert!(exp(-1e4) >= 0.0 && exp(-1e4) < 1e-37);
-            assert!(exp(1e4).is_finite());
-            assert!(exp(f32::NEG_INFINITY) < 1e-37);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -193,19 +193,22 @@ fn reading_row(x: &ReadingResult) -> Vec<String> {
 fn findings(r: &ExperimentReport) -> Vec<String> {
     let mut out = Vec::new();
     let fam = &r.options.family;
-    if let [cllm, base, ..] = r.separation.as_slice() {
-        let (a, b) = (&cllm.auroc, &base.auroc);
-        out.push(format!(
-            "Void score: {fam} vs validation AUROC {:.3} [{:.3}, {:.3}] in CLLM1's space, {:.3} [{:.3}, {:.3}] in the baseline space: {}.",
-            a.estimate, a.low, a.high, b.estimate, b.low, b.high,
-            if a.low > b.high {
-                "the CLLM separates the family better than the baseline (intervals apart)"
-            } else if a.high < b.low {
-                "the baseline separates the family better than the CLLM (intervals apart)"
-            } else {
-                "the intervals overlap: no difference shown"
-            }
-        ));
+    if let [cllm, baselines @ ..] = r.separation.as_slice() {
+        let a = &cllm.auroc;
+        for base in baselines {
+            let b = &base.auroc;
+            out.push(format!(
+                "Void score: {fam} vs validation AUROC {:.3} [{:.3}, {:.3}] in CLLM1's space, {:.3} [{:.3}, {:.3}] in the baseline space of {}: {}.",
+                a.estimate, a.low, a.high, b.estimate, b.low, b.high, base.space,
+                if a.low > b.high {
+                    "the CLLM separates the family better than this baseline (intervals apart)"
+                } else if a.high < b.low {
+                    "this baseline separates the family better than the CLLM (intervals apart)"
+                } else {
+                    "the intervals overlap: no difference shown"
+                }
+            ));
+        }
         out.push(format!(
             "The family {} in CLLM1's voids (AUROC {} 0.5 at 95%).",
             if a.low > 0.5 { "lies farther from the training data than validation texts do: consistent with falling" } else { "is not shown to lie" },
