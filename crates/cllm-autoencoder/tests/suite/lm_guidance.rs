@@ -124,6 +124,10 @@ fn ar_config() -> CllmConfig {
 /// An untrained model over the even ids `0, 2, …, 46` (0 = the end token), and `n` seeded
 /// vectors of its width.
 fn model(config: CllmConfig) -> (Cllm<CpuBackend>, Vec<TextVector>) {
+    // the backend's seeded generator is global: another test initialising a model at the
+    // same time would change this one's weights (and whether the untrained decoder's
+    // first token is the end token)
+    let _guard = common::serial();
     let device = Default::default();
     let k = config.k;
     let vocab = VocabTable::from_embedding_table(
