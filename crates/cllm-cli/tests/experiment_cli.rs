@@ -71,7 +71,6 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
         "3",
         "--null-runs",
         "2",
-        "--no-minilm",
         "--out",
         out_dir.to_str().unwrap(),
     ];
@@ -200,7 +199,6 @@ fn the_experiment_refuses_a_family_the_corpus_lacks() {
         &corpus,
         "--family",
         "pizza",
-        "--no-minilm",
         "--out",
         t.join("exp").to_str().unwrap(),
     ]);
@@ -246,7 +244,6 @@ fn several_k_run_the_dimension_sweep() {
         "6",
         "--null-runs",
         "2",
-        "--no-minilm",
         "--out",
         out_dir.to_str().unwrap(),
     ];
