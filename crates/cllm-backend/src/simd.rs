@@ -48,6 +48,24 @@ macro_rules! simd_dispatch {
 /// Lanes of a kernel's accumulators (one AVX-512 register, two AVX2 registers).
 pub const LANES: usize = 16;
 
+/// The largest value of `row` (−∞ for an empty row), over [`LANES`] accumulators so that
+/// it vectorises inside a [`simd_dispatch!`] kernel.
+#[inline(always)]
+pub fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            *m = m.max(*v);
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |a, &b| a.max(b))
+}
+
 /// `e^x` for `x` in f32 range (Cephes' `expf`: a degree-6 polynomial on `[-ln2/2, ln2/2]`
 /// after a two-constant reduction; within 2 ulp of the correctly rounded value),
 /// branch-free so that it vectorises; saturates instead of overflowing.
@@ -69,7 +87,18 @@ pub fn exp(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::exp;
+    use super::{exp, row_max};
+
+    #[test]
+    fn row_max_covers_the_lanes_and_the_remainder() {
+        let row: Vec<f32> = (0..37).map(|i| ((i * 7) % 37) as f32).collect();
+        assert_eq!(row_max(&row), 36.0);
+        assert_eq!(
+            row_max(&row[..16]),
+            row[..16].iter().copied().fold(f32::MIN, f32::max)
+        );
+        assert_eq!(row_max(&[]), f32::NEG_INFINITY);
+    }
 
     /// Against the f64 exponential rounded to f32, over the range softmax and SiLU use.
     #[test]

@@ -202,7 +202,7 @@ pub(super) fn tied_head_ce_on_host(
 /// run time), with a portable copy.
 mod kernels {
     use cllm_backend::simd::exp;
-    use cllm_backend::simd::LANES;
+    use cllm_backend::simd::{row_max, LANES};
     use cllm_backend::simd_dispatch as dispatch;
 
     /// What one row contributes.
@@ -217,18 +217,7 @@ mod kernels {
 
     dispatch!(pub(super) softmax_grad_row(row: &mut [f32], target: usize, inv_n: f32) -> RowResult {
         // the largest logit and its first position
-        let mut lane_max = [f32::NEG_INFINITY; LANES];
-        let mut chunks = row.chunks_exact(LANES);
-        for c in &mut chunks {
-            for (m, v) in lane_max.iter_mut().zip(c) {
-                *m = m.max(*v);
-            }
-        }
-        let max = chunks
-            .remainder()
-            .iter()
-            .chain(&lane_max)
-            .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let max = row_max(row);
         let argmax = row.iter().position(|&v| v == max).unwrap_or(0);
         let shifted_target = row[target] - max;
         // e = exp(logit − max) in place; z = Σ e, ez = Σ e · (logit − max)

@@ -373,7 +373,7 @@ fn rotate(x: &[f32], rope: &HostRope, pos: usize, scale: f32, out: &mut [f32]) {
 /// Row kernels, compiled for AVX-512 or AVX2 + FMA when the CPU has them (chosen at run
 /// time; `cllm_backend::simd`).
 mod simd {
-    use cllm_backend::simd::{exp, LANES};
+    use cllm_backend::simd::{exp, row_max, LANES};
     use cllm_backend::simd_dispatch as dispatch;
 
     dispatch!(pub(crate) rms_norm_row(x: &[f32], gamma: &[f32], eps: f32, out: &mut [f32]) -> () {
@@ -400,18 +400,7 @@ mod simd {
 
     dispatch!(pub(crate) softmax_numerators(row: &mut [f32]) -> f32 {
         // `row = exp(row - max(row))`, returning the sum
-        let mut max = [f32::NEG_INFINITY; LANES];
-        let mut chunks = row.chunks_exact(LANES);
-        for c in &mut chunks {
-            for (m, v) in max.iter_mut().zip(c) {
-                *m = m.max(*v);
-            }
-        }
-        let max = chunks
-            .remainder()
-            .iter()
-            .chain(&max)
-            .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let max = row_max(row);
         let mut sum = [0.0f32; LANES];
         let mut chunks = row.chunks_exact_mut(LANES);
         for c in &mut chunks {
