@@ -6,36 +6,17 @@ use crate::common;
 
 use burn::tensor::{Distribution, Tensor};
 use cllm_autoencoder::{
-    train, ArDecoderConfig, AutoencoderError, Cllm, CllmConfig, CllmModel, CpuTrainBackend,
-    DecodeOptions, RunControl, Search, StageConfig,
+    train, AutoencoderError, Cllm, CllmModel, CpuTrainBackend, DecodeOptions, RunControl, Search,
 };
 use cllm_backend::CpuBackend;
 use cllm_core::TextVector;
-
-fn ar_config() -> CllmConfig {
-    CllmConfig::new(
-        common::WIDTH,
-        common::MAX_LEN,
-        64,
-        32,
-        vec![StageConfig::new(1, 4, 64)],
-    )
-    .with_heads(4)
-    .with_ar_decoder(ArDecoderConfig {
-        width: 64,
-        layers: 2,
-        heads: 4,
-        prefix: 2,
-        word_dropout: 0.0,
-    })
-}
 
 #[test]
 fn learns_a_dozen_texts_to_exact_free_running_reconstruction() {
     let _guard = common::serial();
     let data = common::data(12, 5);
     let mut opts = common::quiet_options();
-    opts.model = ar_config();
+    opts.model = common::ar_config();
     opts.split.val_fraction = 0.0;
     opts.batch_size = 12;
     opts.max_steps = 300;
@@ -88,7 +69,7 @@ fn cached_generation_equals_full_recomputation() {
     let _guard = common::serial();
     let device = Default::default();
     <CpuBackend as burn::tensor::backend::Backend>::seed(&device, 3);
-    let model = CllmModel::<CpuBackend>::new(&ar_config(), &device).unwrap();
+    let model = CllmModel::<CpuBackend>::new(&common::ar_config(), &device).unwrap();
     let ar = model.autoregressive().unwrap();
     let z = Tensor::<CpuBackend, 2>::random([3, 32], Distribution::Normal(0.0, 1.0), &device);
     let inputs = Tensor::<CpuBackend, 3>::random(
@@ -131,7 +112,7 @@ fn decoding_bad_vectors_is_a_typed_error() {
         0,
     )
     .unwrap();
-    let cllm = Cllm::<CpuBackend>::new(ar_config(), vocab, 0, &device).unwrap();
+    let cllm = Cllm::<CpuBackend>::new(common::ar_config(), vocab, 0, &device).unwrap();
     let wrong = TextVector::new(vec![0.0; 5]).unwrap();
     assert!(matches!(
         cllm.generate(&[wrong], &DecodeOptions::default()),
@@ -172,7 +153,7 @@ fn the_bag_of_words_term_adds_to_the_loss_and_is_learned() {
     let _guard = common::serial();
     let data = common::data(12, 5);
     let mut opts = common::quiet_options();
-    opts.model = ar_config();
+    opts.model = common::ar_config();
     opts.split.val_fraction = 0.0;
     opts.batch_size = 12;
     opts.max_steps = 60;

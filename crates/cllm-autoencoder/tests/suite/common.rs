@@ -79,3 +79,18 @@ pub fn quiet_options() -> TrainOptions {
         ..Default::default()
     }
 }
+
+/// A tiny CLLM with the autoregressive decoder (width 64, 2 layers, 2 prefix vectors, no
+/// word dropout) over the toy table.
+pub fn ar_config() -> cllm_autoencoder::CllmConfig {
+    use cllm_autoencoder::{ArDecoderConfig, CllmConfig, StageConfig};
+    CllmConfig::new(WIDTH, MAX_LEN, 64, 32, vec![StageConfig::new(1, 4, 64)])
+        .with_heads(4)
+        .with_ar_decoder(ArDecoderConfig {
+            width: 64,
+            layers: 2,
+            heads: 4,
+            prefix: 2,
+            word_dropout: 0.0,
+        })
+}

@@ -4,10 +4,7 @@
 
 use std::cell::Cell;
 
-use cllm_autoencoder::{
-    ArDecoderConfig, AutoencoderError, Cllm, CllmConfig, DecodeOptions, Search, StageConfig,
-    VocabTable,
-};
+use cllm_autoencoder::{AutoencoderError, Cllm, CllmConfig, DecodeOptions, Search, VocabTable};
 use cllm_backbone::device::CpuBackend;
 use cllm_core::{Continuations, ContinuationsStart, CoreError, LanguageModel, TextVector};
 
@@ -103,24 +100,6 @@ impl LanguageModel for WholeTextLm {
     }
 }
 
-fn ar_config() -> CllmConfig {
-    CllmConfig::new(
-        common::WIDTH,
-        common::MAX_LEN,
-        64,
-        32,
-        vec![StageConfig::new(1, 4, 64)],
-    )
-    .with_heads(4)
-    .with_ar_decoder(ArDecoderConfig {
-        width: 64,
-        layers: 2,
-        heads: 4,
-        prefix: 2,
-        word_dropout: 0.0,
-    })
-}
-
 /// An untrained model over the even ids `0, 2, …, 46` (0 = the end token), and `n` seeded
 /// vectors of its width.
 fn model(config: CllmConfig) -> (Cllm<CpuBackend>, Vec<TextVector>) {
@@ -160,7 +139,7 @@ fn searches() -> Vec<Search> {
 
 #[test]
 fn zero_weight_is_the_plain_decoder_and_the_guide_is_not_run() {
-    for config in [ar_config(), common::tiny_config()] {
+    for config in [common::ar_config(), common::tiny_config()] {
         let (cllm, vectors) = model(config);
         for search in searches() {
             let opts = DecodeOptions {
@@ -192,7 +171,10 @@ fn zero_weight_is_the_plain_decoder_and_the_guide_is_not_run() {
 /// model rates almost as high are outside the vocabulary table and never appear.
 #[test]
 fn a_heavy_guide_steers_every_search_of_both_decoders_within_the_vocabulary() {
-    for (name, config) in [("ar", ar_config()), ("mirror", common::tiny_config())] {
+    for (name, config) in [
+        ("ar", common::ar_config()),
+        ("mirror", common::tiny_config()),
+    ] {
         let (cllm, vectors) = model(config);
         for search in searches() {
             let opts = DecodeOptions {
@@ -227,7 +209,7 @@ fn a_heavy_guide_steers_every_search_of_both_decoders_within_the_vocabulary() {
 
 #[test]
 fn bad_weights_and_missing_guides_are_typed_errors() {
-    let (cllm, vectors) = model(ar_config());
+    let (cllm, vectors) = model(common::ar_config());
     let lm = CountingLm::new();
     for bad in [f32::NAN, -0.5, f32::INFINITY] {
         let opts = DecodeOptions {
