@@ -147,6 +147,10 @@ impl<B: Backend> Cllm<B> {
         }
         let model = CllmModel::<B>::new(&config, device)?;
         let model = persist::load_module(model, &record, device)?;
+        if let Some(norm) = &model.latent_norm {
+            norm.check()
+                .map_err(|e| AutoencoderError::format(&record, e))?;
+        }
         Self::from_parts(config, model, vocab, device)
     }
 

@@ -116,6 +116,13 @@ pub struct CllmConfig {
     /// Mask padding positions as attention keys in the first stage.
     #[config(default = true)]
     pub mask_padding: bool,
+    /// Standardise the text vector with running statistics of the training vectors
+    /// ([`LatentNorm`](crate::model::LatentNorm)): every coordinate has mean 0 and variance 1
+    /// over the data, whatever the encoder's raw scale, so the decoder always receives a
+    /// vector whose variation between texts is as large as its offset (configs written
+    /// before it existed read as `false`).
+    #[config(default = false)]
+    pub latent_norm: bool,
     /// The decoder (configs written before it existed read as the mirror).
     #[config(default = "DecoderConfig::Mirror")]
     pub decoder: DecoderConfig,
@@ -190,13 +197,21 @@ impl CllmConfig {
     /// version (a config without a decoder is a mirror model's).
     pub fn load_json(path: &std::path::Path) -> Result<Self, AutoencoderError> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
-        let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
+        Self::from_saved(value).map_err(|e| AutoencoderError::format(path, e.to_string()))
+    }
+
+    /// A config as saved by this or an earlier version: fields added since take the value
+    /// that reproduces the older model (no decoder: the mirror; no `latent_norm`: off).
+    pub fn from_saved(mut value: serde_json::Value) -> Result<Self, serde_json::Error> {
         if let Some(obj) = value.as_object_mut() {
             obj.entry("decoder")
                 .or_insert_with(|| serde_json::json!({ "kind": "mirror" }));
+            obj.entry("latent_norm")
+                .or_insert(serde_json::Value::Bool(false));
         }
-        serde_json::from_value(value).map_err(|e| AutoencoderError::format(path, e.to_string()))
+        serde_json::from_value(value)
     }
 
     /// The same model with the autoregressive decoder of the given config.
@@ -418,5 +433,19 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         let back: CllmConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(c, back);
+    }
+
+    #[test]
+    fn configs_of_earlier_versions_read_as_the_older_model() {
+        let mut saved = serde_json::to_value(CllmConfig::recipes_cpu(8)).unwrap();
+        let obj = saved.as_object_mut().unwrap();
+        obj.remove("decoder");
+        obj.remove("latent_norm");
+        let back = CllmConfig::from_saved(saved).unwrap();
+        assert_eq!(back.decoder, DecoderConfig::Mirror);
+        assert!(!back.latent_norm);
+        let new = CllmConfig::recipes_cpu(8).with_latent_norm(true);
+        let back = CllmConfig::from_saved(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
     }
 }

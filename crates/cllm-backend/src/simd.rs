@@ -45,6 +45,24 @@ macro_rules! simd_dispatch {
     };
 }
 
+/// The copy [`simd_dispatch!`] runs on this CPU: `"avx512"`, `"avx2"` or `"portable"`
+/// (what benchmarks print beside their figures).
+pub fn level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("fma")
+        {
+            return "avx512";
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "avx2";
+        }
+    }
+    "portable"
+}
+
 /// Lanes of a kernel's accumulators (one AVX-512 register, two AVX2 registers).
 pub const LANES: usize = 16;
 
@@ -87,7 +105,41 @@ pub fn exp(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{exp, row_max};
+    use super::{exp, level, row_max};
+
+    /// Every copy must give the bits of the portable one (same arithmetic order): the
+    /// dispatched kernel against the portable body, on this CPU's level.
+    #[test]
+    fn the_dispatched_copy_gives_the_portable_bits() {
+        crate::simd_dispatch!(dot(a: &[f32], b: &[f32]) -> f32 {
+            let mut lanes = [0.0f32; super::LANES];
+            for (ca, cb) in a.chunks_exact(super::LANES).zip(b.chunks_exact(super::LANES)) {
+                for ((s, x), y) in lanes.iter_mut().zip(ca).zip(cb) {
+                    *s = x.mul_add(*y, *s);
+                }
+            }
+            lanes.iter().sum()
+        });
+        let a: Vec<f32> = (0..256)
+            .map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6)
+            .collect();
+        let b: Vec<f32> = (0..256)
+            .map(|i| ((i * 53) % 97) as f32 * 0.021 - 1.0)
+            .collect();
+        let mut portable = [0.0f32; super::LANES];
+        for (ca, cb) in a
+            .chunks_exact(super::LANES)
+            .zip(b.chunks_exact(super::LANES))
+        {
+            for ((s, x), y) in portable.iter_mut().zip(ca).zip(cb) {
+                *s = x.mul_add(*y, *s);
+            }
+        }
+        let want: f32 = portable.iter().sum();
+        // printed so that a run under an emulated CPU shows which copy it exercised
+        eprintln!("simd level: {}", level());
+        assert_eq!(dot(&a, &b).to_bits(), want.to_bits());
+    }
 
     #[test]
     fn row_max_covers_the_lanes_and_the_remainder() {

@@ -59,6 +59,10 @@ pub struct ExperimentArgs {
     /// CLLM1's decoder: ar (default) or mirror.
     #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
     decoder: String,
+    /// Standardise CLLM1's text vectors with running statistics (see `cllm train
+    /// --latent-norm`).
+    #[arg(long)]
+    latent_norm: bool,
     /// CLLM1's training budget in minutes of wall time (the default fits the whole
     /// experiment into 20 minutes on 2 CPU cores).
     #[arg(long, default_value_t = 11.0)]
@@ -121,6 +125,7 @@ impl ExperimentArgs {
             (_, ar @ DecoderConfig::Autoregressive(_)) => ar,
             _ => DecoderConfig::Autoregressive(Default::default()),
         };
+        model.latent_norm |= self.latent_norm;
         let cllm1 = TrainOptions {
             model,
             batch_size: self.batch,

@@ -50,6 +50,11 @@ pub struct TrainArgs {
     /// Causal transformer layers of the ar decoder.
     #[arg(long)]
     decoder_layers: Option<usize>,
+    /// Standardise the text vector with running statistics (every coordinate mean 0,
+    /// variance 1 over the training texts), against the encoder's collapse to one vector
+    /// for all texts. A new model's setting; a fine-tuned model keeps its own.
+    #[arg(long)]
+    latent_norm: bool,
     /// Output directory (checkpoints, best model, token cache, eval.json). Running the same
     /// command again resumes an interrupted run.
     #[arg(long, default_value = "runs/cllm1")]
@@ -198,6 +203,14 @@ impl TrainArgs {
         }
         if let Some(d) = self.dropout {
             model.dropout = d;
+        }
+        if self.latent_norm && !model.latent_norm {
+            if !fresh {
+                return Err(
+                    "--latent-norm applies to a new model (this one's config has none)".into(),
+                );
+            }
+            model.latent_norm = true;
         }
         Ok(model)
     }

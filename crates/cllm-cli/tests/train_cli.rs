@@ -122,6 +122,40 @@ fn train_resume_fine_tune_and_align() {
     assert!(cllm(&prepared).status.success());
     assert_eq!(eval(&run5)["steps"], 2);
 
+    // a new model with the standardised text vector says so in its config
+    let run6 = tmp.path().join("latent-norm");
+    let mut normed = prepared.clone();
+    normed[2] = run6.to_str().unwrap();
+    normed.push("--latent-norm");
+    assert!(cllm(&normed).status.success());
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run6.join("model").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["latent_norm"], true);
+    // a fine-tuned model keeps its architecture: asking for the norm on one without it fails
+    let run7 = tmp.path().join("latent-norm-init");
+    let model5 = run5.join("model");
+    let out = cllm(&[
+        "train",
+        "--out",
+        run7.to_str().unwrap(),
+        "--data",
+        run1_s,
+        "--init-from",
+        model5.to_str().unwrap(),
+        "--latent-norm",
+        "--steps",
+        "1",
+        "--offline",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--latent-norm applies to a new model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // CLLM2: fine-tune on soup with replay; the architecture comes from CLLM1's model
     let run2 = tmp.path().join("cllm2");
     let model1 = run1.join("model");

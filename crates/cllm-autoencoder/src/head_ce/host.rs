@@ -20,7 +20,7 @@
 //! The row kernels are compiled for AVX2 + FMA and for AVX-512 and chosen at run time (a
 //! portable copy otherwise), so the same code runs on CPUs with and without AVX-512.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
@@ -51,7 +51,9 @@ pub(super) fn with_host_values<B: Backend, const D: usize, R>(
 ) -> R {
     let primitive = t.into_primitive().tensor();
     #[cfg(feature = "flex")]
-    if let Some(flex) = (&primitive as &dyn Any).downcast_ref::<burn::backend::flex::FlexTensor>() {
+    if let Some(flex) =
+        (&primitive as &dyn std::any::Any).downcast_ref::<burn::backend::flex::FlexTensor>()
+    {
         if let Some(values) = flex.as_slice::<f32>() {
             return f(values);
         }

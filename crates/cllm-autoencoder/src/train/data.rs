@@ -167,7 +167,13 @@ impl<'a> BatchPlan<'a> {
             replay,
             replay_fraction: opts.replay_fraction,
             batch_size: opts.batch_size,
-            pool_batches: opts.pool_batches,
+            // a standardised text vector learns from batch statistics, which must be the
+            // corpus's, not those of texts of one length
+            pool_batches: if opts.model.latent_norm {
+                1
+            } else {
+                opts.pool_batches
+            },
             seed: opts.seed,
             epoch: None,
         })

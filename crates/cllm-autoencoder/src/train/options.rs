@@ -12,7 +12,8 @@ use std::path::PathBuf;
 /// Everything a training run needs besides the data. Saved as `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
-    /// The architecture.
+    /// The architecture (fields added since a run was saved take the older model's value).
+    #[serde(deserialize_with = "model_with_defaults")]
     pub model: CllmConfig,
     /// The objective (terms added since a run was saved take their defaults).
     #[serde(deserialize_with = "loss_with_defaults")]
@@ -255,6 +256,14 @@ impl TrainOptions {
         }
         Ok(())
     }
+}
+
+/// A saved [`CllmConfig`], read as [`CllmConfig::from_saved`] reads it.
+fn model_with_defaults<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<CllmConfig, D::Error> {
+    use serde::de::Error;
+    CllmConfig::from_saved(serde_json::Value::deserialize(d)?).map_err(D::Error::custom)
 }
 
 /// A saved [`LossConfig`], with the defaults of terms that did not exist when it was saved
