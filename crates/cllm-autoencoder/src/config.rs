@@ -116,11 +116,11 @@ pub struct CllmConfig {
     /// Mask padding positions as attention keys in the first stage.
     #[config(default = true)]
     pub mask_padding: bool,
-    /// Standardise the text vector with running statistics of the training vectors
-    /// ([`LatentNorm`](crate::model::LatentNorm)): every coordinate has mean 0 and variance 1
-    /// over the data, whatever the encoder's raw scale, so the decoder always receives a
-    /// vector whose variation between texts is as large as its offset (configs written
-    /// before it existed read as `false`).
+    /// Standardise every coordinate of the text vector
+    /// ([`LatentNorm`](crate::model::LatentNorm): a batch's own statistics while training,
+    /// their running averages after), so that the part of the vector that tells texts apart
+    /// keeps unit scale whatever the encoder's offset (configs written before it existed
+    /// read as `false`).
     #[config(default = false)]
     pub latent_norm: bool,
     /// The decoder (configs written before it existed read as the mirror).

@@ -59,7 +59,7 @@ pub struct ExperimentArgs {
     /// CLLM1's decoder: ar (default) or mirror.
     #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
     decoder: String,
-    /// Standardise CLLM1's text vectors with running statistics (see `cllm train
+    /// Standardise every coordinate of CLLM1's text vectors (see `cllm train
     /// --latent-norm`).
     #[arg(long)]
     latent_norm: bool,

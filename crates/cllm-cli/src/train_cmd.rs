@@ -50,9 +50,10 @@ pub struct TrainArgs {
     /// Causal transformer layers of the ar decoder.
     #[arg(long)]
     decoder_layers: Option<usize>,
-    /// Standardise the text vector with running statistics (every coordinate mean 0,
-    /// variance 1 over the training texts), against the encoder's collapse to one vector
-    /// for all texts. A new model's setting; a fine-tuned model keeps its own.
+    /// Standardise every coordinate of the text vector (batch normalisation without a
+    /// learned scale), against the encoder's collapse to one vector for all texts: the
+    /// decoder then follows the vector, at some cost to the void geometry
+    /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
     #[arg(long)]
     latent_norm: bool,
     /// Output directory (checkpoints, best model, token cache, eval.json). Running the same

@@ -52,7 +52,8 @@ pub struct TrainOptions {
     pub checkpoint_every: usize,
     /// Checkpoints kept on disk.
     pub keep_checkpoints: usize,
-    /// Batches per length-sorting pool (1 = no bucketing).
+    /// Batches per length-sorting pool (1 = no bucketing; a model with `latent_norm` is
+    /// never bucketed: its batch statistics must be the corpus's).
     pub pool_batches: usize,
     /// Seed of everything.
     pub seed: u64,
