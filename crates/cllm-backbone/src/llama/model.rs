@@ -273,7 +273,24 @@ impl<B: Backend> LlamaAttention<B> {
 
     /// Causal self-attention over `x` `[batch, seq, d]`.
     pub fn forward(&self, x: Tensor<B, 3>, rope: &RotaryTables<B>) -> Tensor<B, 3> {
-        let [b, l, _] = x.dims();
+        let [q, k, v] = self.rotated_qkv(x, rope, 0);
+        let options = AttentionModuleOptions {
+            is_causal: true,
+            ..Default::default()
+        };
+        let out = attention(q, self.repeat_kv(k), self.repeat_kv(v), None, None, options);
+        self.output(out)
+    }
+
+    /// Queries, keys and values of `x` `[batch, seq, d]` split into heads
+    /// (`[batch, heads, seq, head_dim]`), queries and keys rotated for positions
+    /// `start..start + seq`.
+    fn rotated_qkv(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RotaryTables<B>,
+        start: usize,
+    ) -> [Tensor<B, 4>; 3] {
         let (q_width, kv_width) = (
             self.num_heads * self.head_dim,
             self.num_kv_heads * self.head_dim,
@@ -282,14 +299,17 @@ impl<B: Backend> LlamaAttention<B> {
         let q = qkv.clone().narrow(2, 0, q_width);
         let k = qkv.clone().narrow(2, q_width, kv_width);
         let v = qkv.narrow(2, q_width + kv_width, kv_width);
-        let q = rope.apply(self.heads(q, self.num_heads));
-        let k = rope.apply(self.heads(k, self.num_kv_heads));
-        let v = self.heads(v, self.num_kv_heads);
-        let options = AttentionModuleOptions {
-            is_causal: true,
-            ..Default::default()
-        };
-        let out = attention(q, self.repeat_kv(k), self.repeat_kv(v), None, None, options);
+        [
+            rope.apply_from(self.heads(q, self.num_heads), start),
+            rope.apply_from(self.heads(k, self.num_kv_heads), start),
+            self.heads(v, self.num_kv_heads),
+        ]
+    }
+
+    /// The heads' outputs `[batch, heads, seq, head_dim]` merged and projected to
+    /// `[batch, seq, d]`.
+    fn output(&self, out: Tensor<B, 4>) -> Tensor<B, 3> {
+        let [b, _, l, _] = out.dims();
         let out = out
             .swap_dims(1, 2)
             .reshape([b, l, self.num_heads * self.head_dim]);
@@ -308,17 +328,7 @@ impl<B: Backend> LlamaAttention<B> {
     ) -> (Tensor<B, 3>, (Tensor<B, 4>, Tensor<B, 4>)) {
         let [b, n, _] = x.dims();
         let past = cache.as_ref().map_or(0, |(k, _)| k.dims()[2]);
-        let (q_width, kv_width) = (
-            self.num_heads * self.head_dim,
-            self.num_kv_heads * self.head_dim,
-        );
-        let qkv = self.qkv_proj.forward(x);
-        let q = qkv.clone().narrow(2, 0, q_width);
-        let k = qkv.clone().narrow(2, q_width, kv_width);
-        let v = qkv.narrow(2, q_width + kv_width, kv_width);
-        let q = rope.apply_from(self.heads(q, self.num_heads), past);
-        let k = rope.apply_from(self.heads(k, self.num_kv_heads), past);
-        let v = self.heads(v, self.num_kv_heads);
+        let [q, k, v] = self.rotated_qkv(x, rope, past);
         let (k, v) = match cache {
             Some((ck, cv)) => (Tensor::cat(vec![ck, k], 2), Tensor::cat(vec![cv, v], 2)),
             None => (k, v),
@@ -340,10 +350,7 @@ impl<B: Backend> LlamaAttention<B> {
             scores = scores.mask_fill(mask, f32::NEG_INFINITY);
         }
         let out = softmax(scores, 3).matmul(self.repeat_kv(v.clone()));
-        let out = out
-            .swap_dims(1, 2)
-            .reshape([b, n, self.num_heads * self.head_dim]);
-        (self.o_proj.forward(out), (k, v))
+        (self.output(out), (k, v))
     }
 }
 
