@@ -98,7 +98,10 @@ impl DecodeOptions {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the options (what decoding checks first): a typed error for a repetition
+    /// penalty ≤ 0, a negative or non-finite λ, a beam of width 0, or nucleus settings out
+    /// of range.
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(AutoencoderError::InvalidConfig(m.into()));
         if !(self.repetition_penalty.is_finite() && self.repetition_penalty > 0.0) {
             return bad("repetition_penalty must be positive");

@@ -1,6 +1,7 @@
 //! [`LlamaBackbone`]: a llama model from a GGUF file as a [`cllm_core::Backbone`].
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -8,7 +9,7 @@ use cllm_core::{Backbone, CoreError, DecodeStrategy, TokenMatrix};
 use cllm_gguf::GgufFile;
 use tokenizers::Tokenizer;
 
-use crate::llama::{config_from_gguf, load_llama, Llama, LlamaConfig};
+use crate::llama::{config_from_gguf, load_llama, runs_on_host, HostLlama, Llama, LlamaConfig};
 use crate::tokenizer::{SpecialTokens, TokenizerSpec};
 use crate::BackboneError;
 
@@ -42,6 +43,10 @@ pub struct LlamaBackbone<B: Backend> {
     embedding_sq_norms: Tensor<B, 1>,
     /// Exact-match index of the embedding rows (the fast path of the layer-0 inverse).
     exact_rows: ExactRowIndex,
+    /// The weights on the host for key/value-cached decoding steps on the CPU backends
+    /// (made on the first [`continuations`](cllm_core::LanguageModel::continuations);
+    /// `None` inside on other backends).
+    host_steps: OnceLock<Option<HostLlama>>,
     device: B::Device,
 }
 
@@ -110,6 +115,7 @@ impl<B: Backend> LlamaBackbone<B> {
             tokenizer,
             name,
             embedding_sq_norms,
+            host_steps: OnceLock::new(),
             device,
         }
     }
@@ -117,6 +123,7 @@ impl<B: Backend> LlamaBackbone<B> {
     /// Caps the accepted input length (default: the model's context length).
     pub fn with_max_len(mut self, max_len: usize) -> Self {
         self.max_len = max_len.min(self.config.max_position_embeddings);
+        self.host_steps = OnceLock::new(); // its rotary tables cover the old length
         self
     }
 
@@ -133,6 +140,18 @@ impl<B: Backend> LlamaBackbone<B> {
     /// The tokenizer rebuilt from the GGUF metadata.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
+    }
+
+    /// The model's weights on the host for cached decoding steps, when the backend keeps its
+    /// tensors there (copied on the first call).
+    pub(crate) fn host_steps(&self) -> Option<&HostLlama> {
+        self.host_steps
+            .get_or_init(|| {
+                runs_on_host::<B>()
+                    .then(|| HostLlama::new(&self.model, self.max_len))
+                    .flatten()
+            })
+            .as_ref()
     }
 
     /// The device the model lives on.

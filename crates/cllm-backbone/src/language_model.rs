@@ -1,6 +1,7 @@
 //! SmolLM2 (any llama backbone) as a [`LanguageModel`]: per-token log-probabilities from
 //! one forward pass of the full model, and [`Continuations`] read one token at a time
-//! against a key/value cache ([`LlamaKvCache`]).
+//! against a key/value cache (on the host on the CPU backends, [`HostLlama`]; as burn
+//! tensors elsewhere, [`LlamaKvCache`]).
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
@@ -8,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use cllm_core::{Backbone, Continuations, ContinuationsStart, CoreError, LanguageModel};
 
 use crate::backbone::LlamaBackbone;
-use crate::llama::LlamaKvCache;
+use crate::llama::{HostKvCache, HostLlama, LlamaKvCache};
 
 impl<B: Backend> LanguageModel for LlamaBackbone<B> {
     fn token_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>, CoreError> {
@@ -51,32 +52,90 @@ impl<B: Backend> LanguageModel for LlamaBackbone<B> {
         if !prefix.is_empty() {
             self.check_ids(prefix)?;
         }
+        let cache = match self.host_steps() {
+            Some(host) => KvCache::Host(host, host.empty_cache(1)),
+            None => KvCache::Generic(None),
+        };
         let mut state = LlamaContinuations {
             backbone: self,
-            cache: None,
+            cache,
             rows: 1,
         };
         if prefix.is_empty() {
+            state.cache.select(&vec![0; rows], self.device());
             state.rows = rows;
             return Ok((Box::new(state), None));
         }
         // read the prefix once, then copy its cache to every row
         let v = state.extend_rows(&[0], &[prefix.to_vec()])?;
         let first = v.into_iter().next().unwrap_or_default();
-        let keep = vec![0; rows];
-        state.cache = state
-            .cache
-            .map(|c| c.select(index_tensor(&keep, self.device())));
+        state.cache.select(&vec![0; rows], self.device());
         state.rows = rows;
         Ok((Box::new(state), Some(vec![first; rows])))
     }
 }
 
-/// Texts extended one token at a time through [`Llama::forward_cached`](crate::llama::Llama::forward_cached).
+/// The keys and values read so far: on the host ([`HostLlama::step`], the CPU backends) or
+/// as burn tensors ([`Llama::forward_cached`](crate::llama::Llama::forward_cached), any
+/// backend).
+enum KvCache<'a, B: Backend> {
+    Host(&'a HostLlama, HostKvCache),
+    /// `None` until the first token is read.
+    Generic(Option<LlamaKvCache<B>>),
+}
+
+impl<B: Backend> KvCache<'_, B> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Host(_, cache) => cache.len(),
+            Self::Generic(cache) => cache.as_ref().map_or(0, LlamaKvCache::len),
+        }
+    }
+
+    /// Keeps `rows` (indices checked by the caller).
+    fn select(&mut self, rows: &[usize], device: &B::Device) {
+        match self {
+            Self::Host(_, cache) => cache.select(rows),
+            Self::Generic(cache) => {
+                *cache = cache.take().map(|c| c.select(index_tensor(rows, device)));
+            }
+        }
+    }
+
+    /// Reads `tokens` (`[rows, n]` row-major) after every row; the next-token logits after
+    /// each row's last new token, `[rows · vocab]`.
+    fn step(
+        &mut self,
+        backbone: &LlamaBackbone<B>,
+        tokens: &[u32],
+        rows: usize,
+        n: usize,
+    ) -> Result<Vec<f32>, CoreError> {
+        match self {
+            Self::Host(host, cache) => Ok(host.step(cache, tokens, n)),
+            Self::Generic(cache) => {
+                let device = backbone.device();
+                let flat: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
+                let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows, n]), device);
+                let (logits, extended) = backbone.model().forward_cached(ids, cache.take());
+                *cache = Some(extended);
+                let [b, _, v] = logits.dims();
+                logits
+                    .narrow(1, n - 1, 1)
+                    .reshape([b, v])
+                    .into_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .map_err(|e| CoreError::Backend(format!("reading logits: {e:?}").into()))
+            }
+        }
+    }
+}
+
+/// Texts extended one token at a time against a key/value cache.
 struct LlamaContinuations<'a, B: Backend> {
     backbone: &'a LlamaBackbone<B>,
-    /// `None` until the first token is read.
-    cache: Option<LlamaKvCache<B>>,
+    cache: KvCache<'a, B>,
     /// Rows held (also before the first token).
     rows: usize,
 }
@@ -114,39 +173,41 @@ impl<B: Backend> LlamaContinuations<'_, B> {
         for t in tokens.iter().filter(|t| !t.is_empty()) {
             self.backbone.check_ids(t)?;
         }
-        let held = self.cache.as_ref().map_or(0, LlamaKvCache::len);
+        let held = self.cache.len();
         let max = self.backbone.max_len();
         if held + n > max {
             return Err(CoreError::TooLong { len: held + n, max });
         }
-        let device = self.backbone.device();
-        self.cache = self
-            .cache
-            .take()
-            .map(|c| c.select(index_tensor(rows, device)));
+        self.cache.select(rows, self.backbone.device());
         self.rows = rows.len();
         if rows.is_empty() || n == 0 {
             return Ok(vec![Vec::new(); rows.len()]);
         }
-        let flat: Vec<i64> = tokens.iter().flatten().map(|&t| i64::from(t)).collect();
-        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows.len(), n]), device);
-        let (logits, cache) = self.backbone.model().forward_cached(ids, self.cache.take());
-        self.cache = Some(cache);
-        let [b, _, v] = logits.dims();
-        let last = logits.narrow(1, n - 1, 1).reshape([b, v]);
-        let values = log_softmax(last, 1)
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .map_err(|e| CoreError::Backend(format!("reading log-probabilities: {e:?}").into()))?;
-        if let Some(index) = values.iter().position(|x| !x.is_finite()) {
-            return Err(CoreError::NonFinite {
+        let flat: Vec<u32> = tokens.iter().flatten().copied().collect();
+        let mut logits = self.cache.step(self.backbone, &flat, rows.len(), n)?;
+        let v = logits.len() / rows.len();
+        for (r, row) in logits.chunks_exact_mut(v).enumerate() {
+            log_softmax_in_place(row).ok_or(CoreError::NonFinite {
                 what: "next-token log-probabilities",
-                index,
-            });
+                index: r * v,
+            })?;
         }
-        Ok(values.chunks(v).map(<[f32]>::to_vec).collect())
+        Ok(logits.chunks(v).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// `row ← log_softmax(row)` (the normaliser summed in f64); `None` if a value is not finite.
+fn log_softmax_in_place(row: &mut [f32]) -> Option<()> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() || row.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+    let log_norm = f64::from(max) + sum.ln();
+    for v in row.iter_mut() {
+        *v = (f64::from(*v) - log_norm) as f32;
+    }
+    Some(())
 }
 
 impl<B: Backend> Continuations for LlamaContinuations<'_, B> {

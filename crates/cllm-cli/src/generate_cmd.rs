@@ -40,13 +40,20 @@ pub struct DecodeArgs {
     #[arg(long)]
     max_tokens: Option<usize>,
     /// Weight λ of SmolLM2's log-probability in the score of every next token (shallow
-    /// fusion over the corpus vocabulary; 0 = the plain decoder).
-    #[arg(long, default_value_t = 0.0)]
-    lm_weight: f32,
+    /// fusion over the corpus vocabulary; 0 = the plain decoder). Default: 0.5 for
+    /// `generate` (fluent texts), 0 for `decode` (what the model itself reads back).
+    #[arg(long)]
+    lm_weight: Option<f32>,
 }
 
+/// λ of `cllm generate` when `--lm-weight` is not given: guidance that brings every
+/// Gaussian draw of `docs/autoencoder.md` under the fluency target for a few percent of the
+/// wall time.
+const GENERATE_LM_WEIGHT: f32 = 0.5;
+
 impl DecodeArgs {
-    fn options(&self, seed: u64) -> DecodeOptions {
+    /// The decoding options, with λ = `default_lm_weight` unless `--lm-weight` was given.
+    fn options(&self, seed: u64, default_lm_weight: f32) -> DecodeOptions {
         DecodeOptions {
             search: match self.search.as_str() {
                 "beam" => Search::Beam {
@@ -62,7 +69,7 @@ impl DecodeArgs {
             no_repeat_ngram: self.no_repeat_ngram,
             repetition_penalty: self.repetition_penalty,
             max_tokens: self.max_tokens,
-            lm_weight: self.lm_weight,
+            lm_weight: self.lm_weight.unwrap_or(default_lm_weight),
         }
     }
 }
@@ -153,6 +160,8 @@ fn family_of_text(text: &str) -> Option<String> {
 }
 
 pub fn run_generate(args: GenerateArgs) -> CmdResult {
+    let decode = args.decode.options(args.seed, GENERATE_LM_WEIGHT);
+    decode.validate()?; // before the minutes of loading and encoding
     let source = match (&args.from_voids, args.near, args.midpoints) {
         (Some(path), _, _) => {
             let bytes =
@@ -205,7 +214,7 @@ pub fn run_generate(args: GenerateArgs) -> CmdResult {
         source,
         n: args.n,
         seed: args.seed,
-        decode: args.decode.options(args.seed),
+        decode,
         real_texts,
     };
     let bar = progress::bar(0, "generate");
@@ -261,6 +270,8 @@ pub struct DecodeCmdArgs {
 }
 
 pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
+    let decode = args.decode.options(args.seed, 0.0);
+    decode.validate()?;
     let (paths, corpus) = args.corpus.resolve(&args.assets, false)?;
     let dev = device::default_device()?;
     let cllm = Cllm::<device::DefaultBackend>::load(&args.model, &dev)?;
@@ -297,9 +308,14 @@ pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
     if let Some(i) = ids.iter().position(Vec::is_empty) {
         return Err(format!("text {} is empty", i + 1).into());
     }
-    let vectors = cllm.encode_ids(&ids)?;
-    let decoded =
-        cllm.generate_guided(&vectors, &args.decode.options(args.seed), Some(&backbone))?;
+    // through the backbone's token embeddings, so that tokens outside the model's vocabulary
+    // table (words its corpus never had) are read too
+    let matrices = ids
+        .iter()
+        .map(|v| backbone.embed_ids(v, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let vectors = cllm.encode(&matrices)?;
+    let decoded = cllm.generate_guided(&vectors, &decode, Some(&backbone))?;
     for (i, (orig, d)) in ids.iter().zip(&decoded).enumerate() {
         let original = backbone.detokenize(orig)?;
         let text = backbone.detokenize(&d.ids)?;

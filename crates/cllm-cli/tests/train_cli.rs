@@ -4,22 +4,9 @@
 //! typed refusals), not what the model learns.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn cllm(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_cllm"))
-        .args(args)
-        .output()
-        .expect("running cllm");
-    if !out.status.success() {
-        eprintln!(
-            "cllm {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
+mod common;
+use common::{cllm, QUICK_TRAIN as QUICK};
 
 fn eval(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("eval.json")).expect("eval.json");
@@ -34,21 +21,6 @@ fn split_names(v: &serde_json::Value) -> Vec<String> {
         .map(|s| s["name"].as_str().unwrap_or_default().to_string())
         .collect()
 }
-
-const QUICK: &[&str] = &[
-    "--limit",
-    "200",
-    "--steps",
-    "3",
-    "--batch",
-    "4",
-    "--eval-every",
-    "2",
-    "--eval-texts",
-    "4",
-    "--report-texts",
-    "4",
-];
 
 #[test]
 fn train_resume_fine_tune_and_align() {

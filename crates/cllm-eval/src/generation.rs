@@ -58,6 +58,10 @@ pub struct GenerationReport {
     pub source: String,
     /// Median per-token perplexity of the real texts.
     pub median_real_perplexity: Option<f64>,
+    /// λ of the LM guidance the texts were decoded with (0: the plain decoder). Above 0 the
+    /// fluency judge also steered the search, which the perplexity ratios flatter.
+    #[serde(default)]
+    pub lm_weight: f32,
     /// Texts in rank order.
     pub texts: Vec<GeneratedText>,
 }
@@ -139,6 +143,7 @@ pub fn generate<B: Backend>(
     Ok(GenerationReport {
         source: opts.source.name().into(),
         median_real_perplexity: median_real,
+        lm_weight: opts.decode.lm_weight,
         texts: ranked,
     })
 }
@@ -161,9 +166,14 @@ impl GenerationReport {
     /// A markdown table of the `top` best texts with their scores.
     pub fn markdown(&self, top: usize) -> String {
         let mut s = Vec::new();
+        let guidance = if self.lm_weight > 0.0 {
+            format!("; decoded with SmolLM2 guidance λ = {}", self.lm_weight)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "# Generated texts ({}, {} texts; median real perplexity {})\n",
+            "# Generated texts ({}, {} texts; median real perplexity {}{guidance})\n",
             self.source,
             self.texts.len(),
             self.median_real_perplexity

@@ -54,7 +54,7 @@ pub(crate) fn runs_on_host<B: Backend>() -> bool {
 }
 
 /// The values of an f32 tensor (zero-copy on Flex when the tensor is not shared).
-fn host_values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+pub(super) fn host_values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data()
         .into_vec::<f32>()
         .expect("the host path only runs on f32 tensors")
@@ -103,13 +103,14 @@ pub(crate) fn continue_on_host<B: Backend>(
 }
 
 /// The RoPE tables for positions `0..seq`, `[seq, head_dim]`, on the host.
-struct HostRope {
+#[derive(Clone)]
+pub(super) struct HostRope {
     cos: Vec<f32>,
     sin: Vec<f32>,
 }
 
 impl HostRope {
-    fn new<B: Backend>(model: &Llama<B>, seq: usize) -> Self {
+    pub(super) fn new<B: Backend>(model: &Llama<B>, seq: usize) -> Self {
         let (cos, sin) = model.rope.tables(seq);
         Self {
             cos: host_values(cos),
@@ -166,7 +167,7 @@ struct AttentionShape {
 }
 
 /// `x / rms(x) · gamma` for every row of `x` `[rows, d]`.
-fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, d: usize) -> Vec<f32> {
+pub(super) fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, d: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(d * ROWS_PER_TASK)
         .zip(x.par_chunks(d * ROWS_PER_TASK))
@@ -179,7 +180,7 @@ fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, d: usize) -> Vec<f32> {
 }
 
 /// `silu(gate) · up` for rows `[gate (ff) | up (ff)]`, giving `[rows, ff]`.
-fn swiglu(gate_up: &[f32], ff: usize) -> Vec<f32> {
+pub(super) fn swiglu(gate_up: &[f32], ff: usize) -> Vec<f32> {
     let rows = gate_up.len() / (2 * ff);
     let mut out = vec![0.0f32; rows * ff];
     out.par_chunks_mut(ff * ROWS_PER_TASK)
@@ -194,7 +195,7 @@ fn swiglu(gate_up: &[f32], ff: usize) -> Vec<f32> {
 }
 
 /// `x += y`.
-fn add_in_place(x: &mut [f32], y: &[f32]) {
+pub(super) fn add_in_place(x: &mut [f32], y: &[f32]) {
     const CHUNK: usize = 1 << 14;
     x.par_chunks_mut(CHUNK)
         .zip(y.par_chunks(CHUNK))
@@ -357,7 +358,7 @@ fn attend_group(
 }
 
 /// `out = rope(x) · scale` for one head vector at position `pos` ("rotate half").
-fn rotate(x: &[f32], rope: &HostRope, pos: usize, scale: f32, out: &mut [f32]) {
+pub(super) fn rotate(x: &[f32], rope: &HostRope, pos: usize, scale: f32, out: &mut [f32]) {
     let hd = x.len();
     let half = hd / 2;
     let cos = &rope.cos[pos * hd..(pos + 1) * hd];
@@ -372,7 +373,7 @@ fn rotate(x: &[f32], rope: &HostRope, pos: usize, scale: f32, out: &mut [f32]) {
 
 /// Row kernels, compiled for AVX-512 or AVX2 + FMA when the CPU has them (chosen at run
 /// time; `cllm_backend::simd`).
-mod simd {
+pub(super) mod simd {
     use cllm_backend::simd::{exp, row_max, LANES};
     use cllm_backend::simd_dispatch as dispatch;
 
@@ -395,6 +396,60 @@ mod simd {
     dispatch!(pub(crate) swiglu_row(gate: &[f32], up: &[f32], out: &mut [f32]) -> () {
         for ((o, g), u) in out.iter_mut().zip(gate).zip(up) {
             *o = g / (1.0 + exp(-g)) * u;
+        }
+    });
+
+    dispatch!(pub(crate) dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; LANES];
+        let mut ca = a.chunks_exact(LANES);
+        let mut cb = b.chunks_exact(LANES);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
+                *s = x.mul_add(*y, *s);
+            }
+        }
+        let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+        acc.iter().sum::<f32>() + tail
+    });
+
+    dispatch!(pub(crate) axpy(alpha: f32, x: &[f32], y: &mut [f32]) -> () {
+        // `y += alpha · x`
+        for (y, x) in y.iter_mut().zip(x) {
+            *y = alpha.mul_add(*x, *y);
+        }
+    });
+
+    /// Rows of `x` dotted together by [`dot_rows`] (a group shares one pass over `w`).
+    pub(crate) const DOT_ROW_GROUP: usize = 8;
+
+    dispatch!(pub(crate) dot_rows(
+        w: &[f32],
+        x: &[f32],
+        inputs: usize,
+        group: usize,
+        start: usize,
+        rows: usize,
+        dst: &mut [f32]
+    ) -> () {
+        // for every row `o` of `w` `[outputs, inputs]` and row `r` of `x` `[group, inputs]`
+        // (group ≤ DOT_ROW_GROUP): `dst[o · rows + start + r] = w[o] · x[r]`
+        let full = inputs / LANES * LANES;
+        for (o, w_row) in w.chunks_exact(inputs).enumerate() {
+            let mut acc = [[0.0f32; LANES]; DOT_ROW_GROUP];
+            for k in (0..full).step_by(LANES) {
+                let wc = &w_row[k..k + LANES];
+                for (r, acc) in acc.iter_mut().enumerate().take(group) {
+                    let xc = &x[r * inputs + k..r * inputs + k + LANES];
+                    for ((s, w), x) in acc.iter_mut().zip(wc).zip(xc) {
+                        *s = w.mul_add(*x, *s);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(group) {
+                let x_row = &x[r * inputs..(r + 1) * inputs];
+                let tail: f32 = w_row[full..].iter().zip(&x_row[full..]).map(|(w, x)| w * x).sum();
+                dst[o * rows + start + r] = acc.iter().sum::<f32>() + tail;
+            }
         }
     });
 

@@ -531,7 +531,9 @@ impl<B: Backend> Llama<B> {
     /// follow the tokens held in `cache` (`None`: none), and the cache extended by them.
     /// One step of incremental decoding costs one token's blocks and head, not the whole
     /// prefix's; the result is [`forward`](Self::forward) of the whole sequence at the new
-    /// positions, up to f32 rounding (generic burn path on every backend). Panics (like
+    /// positions, up to f32 rounding (generic burn path on every backend; on the CPU
+    /// backends the backbone's [`LanguageModel::continuations`](cllm_core::LanguageModel::continuations)
+    /// runs a faster one-token host step instead). Panics (like
     /// any burn op) if the sequence outgrows the rotary tables or the cache's batch differs
     /// from `ids`'s: callers check first.
     pub fn forward_cached(

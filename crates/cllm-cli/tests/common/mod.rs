@@ -1,5 +1,5 @@
-//! Shared by the CLI tests that run on a tiny random backbone: the `cllm` runner and a
-//! two-block llama GGUF written by the test (no default assets, no network).
+//! Shared by the CLI tests: the `cllm` runner, and for the tests that run on a tiny random
+//! backbone a two-block llama GGUF written by the test (no default assets, no network).
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,22 @@ pub fn cllm(args: &[&str]) -> Output {
     }
     out
 }
+
+/// `cllm train` options for a few steps on a slice of the corpus: the wiring, not learning.
+pub const QUICK_TRAIN: &[&str] = &[
+    "--limit",
+    "200",
+    "--steps",
+    "3",
+    "--batch",
+    "4",
+    "--eval-every",
+    "2",
+    "--eval-texts",
+    "4",
+    "--report-texts",
+    "4",
+];
 
 /// The tiny backbone's width.
 pub const D: usize = 32;
