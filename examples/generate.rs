@@ -72,7 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         source,
         n,
         seed: 0,
-        decode: DecodeOptions::default(),
+        // SmolLM2-guided, as `cllm generate` decodes by default (λ = 0: the plain decoder)
+        decode: DecodeOptions {
+            lm_weight: 0.5,
+            ..DecodeOptions::default()
+        },
         real_texts: texts.iter().take(8).map(|t| t.ids.clone()).collect(),
     };
     let family_of = |t: &str| family_of_text(t).map(|f| f.as_str().to_string());
