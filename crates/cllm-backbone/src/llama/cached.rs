@@ -37,7 +37,6 @@ const ROW_GROUP: usize = simd::DOT_ROW_GROUP;
 const OUTPUTS_PER_TASK: usize = 64;
 
 /// A `[out, in]` row-major weight on the host.
-#[derive(Clone)]
 struct HostMatrix {
     values: Vec<f32>,
     outputs: usize,
@@ -67,7 +66,6 @@ impl HostMatrix {
 }
 
 /// An RMSNorm's scale and epsilon.
-#[derive(Clone)]
 struct HostNorm {
     gamma: Vec<f32>,
     eps: f32,
@@ -87,7 +85,6 @@ impl HostNorm {
 }
 
 /// One block's weights.
-#[derive(Clone)]
 struct HostBlock {
     attn_norm: HostNorm,
     qkv: HostMatrix,
@@ -98,7 +95,6 @@ struct HostBlock {
 }
 
 /// A llama model's weights on the host, for [`HostLlama::step`].
-#[derive(Clone)]
 pub(crate) struct HostLlama {
     /// Token embeddings `[vocab, d]`; also the head when tied.
     embed: HostMatrix,
@@ -276,7 +272,6 @@ struct RowKv {
 
 /// The rotated keys and values of every block and hypothesis read so far by
 /// [`HostLlama::step`].
-#[derive(Clone)]
 pub(crate) struct HostKvCache {
     /// `[block][row]`.
     layers: Vec<Vec<RowKv>>,

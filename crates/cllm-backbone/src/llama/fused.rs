@@ -103,7 +103,6 @@ pub(crate) fn continue_on_host<B: Backend>(
 }
 
 /// The RoPE tables for positions `0..seq`, `[seq, head_dim]`, on the host.
-#[derive(Clone)]
 pub(super) struct HostRope {
     cos: Vec<f32>,
     sin: Vec<f32>,
