@@ -8,6 +8,11 @@ merge `merge` adjacent positions (reshape + Linear merge*W -> W)]; LayerNorm; fl
 over the corpus vocabulary on the first (max length + 1) positions + 0.1 * MSE over all
 positions. AdamW (weight decay 0.01), gradient clipping at 1.0, fp32.
 
+--decoder ar: the autoregressive decoder instead (crates/cllm-autoencoder/src/ar.rs, the CPU
+prototype's design in ../shared/reference): the vector as 4 prefix positions and added to every
+input, 25% word dropout, 2 pre-norm causal layers at W = 128, out W -> d, the same tied head
+over every position (written as a PyTorch user would: out(h) . E_V^T).
+
 Synthetic data with the recipe corpus's shape: |V| = 9576 rows of width 576, L = 256, every
 text full length (the worst case of the length crop), random ids.
 
@@ -69,6 +74,33 @@ class CLLM(nn.Module):
         return self.out_proj(self.dec_norm(h))
 
 
+class ArDecoder(nn.Module):
+    def __init__(self, d, L, w, k, layers, heads, n_prefix=4):
+        super().__init__()
+        self.P, self.w = n_prefix, w
+        self.tok_proj = nn.Linear(d, w)
+        self.bos = nn.Parameter(torch.randn(w) * 0.02)
+        self.mask_tok = nn.Parameter(torch.randn(w) * 0.02)
+        self.prefix = nn.Linear(k, n_prefix * w)
+        self.add = nn.Linear(k, w)
+        self.pos = nn.Parameter(torch.randn(1, L + n_prefix + 1, w) * 0.02)
+        self.blocks = nn.ModuleList([tlayer(w, heads) for _ in range(layers)])
+        self.norm = nn.LayerNorm(w)
+        self.out = nn.Linear(w, d)
+
+    def forward(self, z, x, drop):
+        b, t, _ = x.shape
+        h = self.tok_proj(x)
+        keep = (torch.rand(b, t, 1) >= drop).float()
+        h = h * keep + self.mask_tok * (1 - keep)
+        h = torch.cat([self.bos.expand(b, 1, self.w), h[:, :-1]], 1) + self.add(z)[:, None]
+        h = torch.cat([self.prefix(z).reshape(b, self.P, self.w), h], 1) + self.pos[:, :t + self.P]
+        mask = torch.triu(torch.full((t + self.P, t + self.P), float("-inf")), 1)
+        for blk in self.blocks:
+            h = blk(h, src_mask=mask)
+        return self.out(self.norm(h[:, self.P:]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -77,12 +109,15 @@ def main():
     ap.add_argument("--preset", choices=["cpu", "full"], default="cpu")
     ap.add_argument("--k", type=int, default=64)
     ap.add_argument("--vocab", type=int, default=9576)
+    ap.add_argument("--decoder", choices=["mirror", "ar"], default="mirror")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     d, L = 576, 256
     w, layers = (128, 1) if a.preset == "cpu" else (256, 2)
     model = CLLM(d, L, w, a.k, 3, 4, layers, 4)
+    if a.decoder == "ar":
+        model.ar = ArDecoder(d, L, 128, a.k, 2, 4)
     E = torch.randn(a.vocab, d) * 0.05
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     ids = torch.randint(0, a.vocab, (a.batch, L))
@@ -91,9 +126,15 @@ def main():
     for step in range(a.steps):
         t0 = time.perf_counter()
         x = E[ids]
-        out = model.decode(model.encode(x, pad_mask))
-        logits = torch.exp(model.log_scale) * (out.reshape(-1, d) @ E.t())
-        loss = F.cross_entropy(logits, ids.reshape(-1)) + 0.1 * F.mse_loss(out, x)
+        z = model.encode(x, pad_mask)
+        if a.decoder == "ar":
+            out = model.ar(z, x, 0.25)
+            logits = torch.exp(model.log_scale) * (out.reshape(-1, d) @ E.t())
+            loss = F.cross_entropy(logits, ids.reshape(-1))
+        else:
+            out = model.decode(z)
+            logits = torch.exp(model.log_scale) * (out.reshape(-1, d) @ E.t())
+            loss = F.cross_entropy(logits, ids.reshape(-1)) + 0.1 * F.mse_loss(out, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -102,8 +143,9 @@ def main():
         times.append(time.perf_counter() - t0)
     steady = times[2:] if len(times) > 3 else times
     mean = sum(steady) / len(steady)
-    print(json.dumps(dict(impl="pytorch", torch=torch.__version__, threads=a.threads, preset=a.preset, batch=a.batch,
-                          L=L, vocab=a.vocab, params=sum(p.numel() for p in model.parameters()),
+    print(json.dumps(dict(impl="pytorch", torch=torch.__version__, threads=a.threads, preset=a.preset,
+                          decoder=a.decoder, batch=a.batch,
+                          L=L, vocab=a.vocab, params=sum(p.numel() for p in model.parameters() if p.grad is not None),  # those the step trains
                           step_s=mean, tokens_per_s=a.batch * L / mean, steps_timed=len(steady))))
 
 

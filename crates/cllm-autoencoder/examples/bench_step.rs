@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! cargo run --release -p cllm-autoencoder --example bench_step -- --preset cpu-k64 --batch 16 --steps 12
+//! cargo run --release -p cllm-autoencoder --example bench_step -- --decoder ar --steps 12
 //! ```
+//! `--decoder ar` times the autoregressive decoder (its default config) instead of the
+//! preset's mirror.
 //! |V| = 9576 random rows of width 576, L = 256, every text full length, full corpus
 //! softmax (no sampled negatives). Prints one JSON line; the first 2 steps are excluded.
 //! Runs on the default backend (Flex on CPU); `CLLM_BENCH_BACKEND=ndarray` runs NdArray.
@@ -45,7 +48,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch: usize = arg("--batch").unwrap_or(16);
     let steps: usize = arg("--steps").unwrap_or(12);
     let vocab: usize = arg("--vocab").unwrap_or(9576);
-    let model = CllmConfig::preset(&preset)?;
+    let decoder: String = arg("--decoder").unwrap_or_else(|| "mirror".into());
+    let model = match decoder.as_str() {
+        "mirror" => CllmConfig::preset(&preset)?,
+        "ar" => CllmConfig::preset(&preset)?.with_ar_decoder(Default::default()),
+        other => return Err(format!("--decoder {other}: use mirror or ar").into()),
+    };
     let (l, d) = (model.max_len, model.input_width);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let table: Vec<f32> = (0..vocab * d)
@@ -101,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": "burn",
             "backend": if backend == "ndarray" { "ndarray" } else { cllm_backend::backend_name() },
-            "preset": preset, "batch": batch, "L": l, "vocab": data.vocab.len(),
+            "preset": preset, "decoder": decoder, "batch": batch, "L": l, "vocab": data.vocab.len(),
             "params": report.params, "step_s": step_s,
             "tokens_per_s": (batch * l) as f64 / step_s, "steps_timed": timed,
             "last_loss": h[h.len() - 1].loss,

@@ -123,6 +123,13 @@ pub struct CllmConfig {
     /// read as `false`).
     #[config(default = false)]
     pub latent_norm: bool,
+    /// Add to the text vector a linear map of the mean of the first stage's outputs over
+    /// the text's tokens ([`CllmModel::encode`](crate::model::CllmModel::encode)): a short
+    /// path from every token to the vector beside the staged folding, so that which words
+    /// a text holds reaches the vector from the first steps (configs written before it
+    /// existed read as `false`).
+    #[config(default = false)]
+    pub pooled_shortcut: bool,
     /// The decoder (configs written before it existed read as the mirror).
     #[config(default = "DecoderConfig::Mirror")]
     pub decoder: DecoderConfig,
@@ -209,6 +216,8 @@ impl CllmConfig {
             obj.entry("decoder")
                 .or_insert_with(|| serde_json::json!({ "kind": "mirror" }));
             obj.entry("latent_norm")
+                .or_insert(serde_json::Value::Bool(false));
+            obj.entry("pooled_shortcut")
                 .or_insert(serde_json::Value::Bool(false));
         }
         serde_json::from_value(value)
@@ -441,10 +450,14 @@ mod tests {
         let obj = saved.as_object_mut().unwrap();
         obj.remove("decoder");
         obj.remove("latent_norm");
+        obj.remove("pooled_shortcut");
         let back = CllmConfig::from_saved(saved).unwrap();
         assert_eq!(back.decoder, DecoderConfig::Mirror);
         assert!(!back.latent_norm);
-        let new = CllmConfig::recipes_cpu(8).with_latent_norm(true);
+        assert!(!back.pooled_shortcut);
+        let new = CllmConfig::recipes_cpu(8)
+            .with_latent_norm(true)
+            .with_pooled_shortcut(true);
         let back = CllmConfig::from_saved(serde_json::to_value(&new).unwrap()).unwrap();
         assert_eq!(back, new);
     }

@@ -20,9 +20,11 @@
 //! exactly those tensors, `Σ rows ⊙ sg(∂L/∂rows) + exp(s) · sg(∂L/∂exp(s))` (sg = stop
 //! gradient), plus the loss value as a constant. Nothing of size `n × |C|` outlives a chunk
 //! and the backward pass of the head is one element-wise product. The candidates `C` are
-//! treated as constants (the frozen embedding table); if they require a gradient the plain
-//! form is used instead. Tested against the plain form: same loss, same gradients for the
-//! rows and the scale, same predictions.
+//! usually constants (the frozen embedding table); when they require a gradient (the
+//! autoregressive decoder's factored head, [`crate::ar::ArDecoder::head_candidates`]) each
+//! chunk also adds `∂L/∂C = exp(s) · Gᵀ · rows`, handed over the same way. Tested against
+//! an f64 reference: same loss, same gradients for the rows, the candidates and the scale,
+//! same predictions.
 //!
 //! The chunks are computed in one of two ways:
 //!
@@ -33,7 +35,7 @@
 //! - elsewhere (GPUs), in burn tensor operations ([`tied_head_ce_chunked_generic`]): about
 //!   ten element-wise passes over each chunk besides the two matrix products.
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::loss::tied_head_ce;
@@ -44,8 +46,8 @@ mod host;
 /// small enough that a chunk's element-wise passes stay in cache-friendly sizes.
 pub const DEFAULT_CHUNK_LOGITS: usize = 1 << 22;
 
-/// Token cross-entropy of `rows` (`[n, d]`) against constant candidate rows `cand`
-/// (`[c, d]`) with scale `scale` (`[1]`, > 0) and `targets` (`[n]` positions in `cand`),
+/// Token cross-entropy of `rows` (`[n, d]`) against candidate rows `cand`
+/// (`[c, d]`: constants, or trainable, whose gradient is then formed too) with scale `scale` (`[1]`, > 0) and `targets` (`[n]` positions in `cand`),
 /// computed in chunks of about `chunk_logits` logits with the gradient formed in the
 /// forward pass (see the module docs). Returns the mean loss and the argmax predictions,
 /// like [`tied_head_ce`].
@@ -74,13 +76,28 @@ pub fn tied_head_ce_chunked<B: AutodiffBackend>(
     targets: Tensor<B, 1, Int>,
     chunk_logits: usize,
 ) -> (Tensor<B, 1>, Tensor<B, 1, Int>) {
+    let trainable = cand.is_require_grad();
+    tied_head_ce_chunked_with(rows, cand, trainable, scale, targets, chunk_logits)
+}
+
+/// [`tied_head_ce_chunked`] with the candidates' gradient formed when `trainable` says so:
+/// for candidates computed from parameters (burn's `is_require_grad` is true for
+/// parameters themselves only, not for what is computed from them).
+pub fn tied_head_ce_chunked_with<B: AutodiffBackend>(
+    rows: Tensor<B, 2>,
+    cand: Tensor<B, 2>,
+    trainable: bool,
+    scale: Tensor<B, 1>,
+    targets: Tensor<B, 1, Int>,
+    chunk_logits: usize,
+) -> (Tensor<B, 1>, Tensor<B, 1, Int>) {
     let [n, d] = rows.dims();
     let [c, _] = cand.dims();
-    if cand.is_require_grad() || n == 0 || c == 0 {
+    if n == 0 || c == 0 {
         return tied_head_ce(rows, cand, scale, targets);
     }
     if !host::takes_host_form::<B::InnerBackend>(&[rows.dtype(), cand.dtype(), scale.dtype()]) {
-        return tied_head_ce_chunked_generic(rows, cand, scale, targets, chunk_logits);
+        return chunked_generic(rows, cand, trainable, scale, targets, chunk_logits);
     }
     let device = rows.device();
     let ids = targets
@@ -92,23 +109,25 @@ pub fn tied_head_ce_chunked<B: AutodiffBackend>(
         .unwrap_or_default();
     if ids.len() != n || ids.iter().any(|&t| t < 0 || t as usize >= c) {
         // burn's form reports the bad target its way
-        return tied_head_ce_chunked_generic(rows, cand, scale, targets, chunk_logits);
+        return chunked_generic(rows, cand, trainable, scale, targets, chunk_logits);
     }
     let s = host::with_host_values(scale.clone().inner(), |v| v[0]);
     let block = host::rows_per_block(n, c, chunk_logits, rayon::current_num_threads());
     let head = host::with_host_values(rows.clone().inner(), |r| {
-        host::with_host_values(cand.inner(), |cv| {
-            host::tied_head_ce_on_host(r, cv, d, s, &ids, block)
+        host::with_host_values(cand.clone().inner(), |cv| {
+            host::tied_head_ce_on_host(r, cv, d, s, &ids, block, trainable)
         })
     });
-    let grad_rows = host::host_tensor::<B::InnerBackend>(head.grad_rows, n, d, &device);
-    let grad_scale = Tensor::from_data([head.grad_scale as f32], &device);
+    let grads = HeadGradients {
+        rows: host::host_tensor::<B::InnerBackend>(head.grad_rows, n, d, &device),
+        cand: head
+            .grad_cand
+            .map(|g| host::host_tensor::<B::InnerBackend>(g, c, d, &device)),
+        scale: Tensor::from_data([head.grad_scale as f32], &device),
+    };
     let ce = Tensor::from_data([head.loss as f32], &device);
     let predicted = Tensor::from_data(TensorData::new(head.predicted, [n]), &device);
-    (
-        hand_to_autodiff(rows, scale, grad_rows, grad_scale, ce),
-        predicted,
-    )
+    (hand_to_autodiff(rows, cand, scale, grads, ce), predicted)
 }
 
 /// [`tied_head_ce_chunked`] in burn tensor operations, on any backend: what it runs off
@@ -120,14 +139,26 @@ pub fn tied_head_ce_chunked_generic<B: AutodiffBackend>(
     targets: Tensor<B, 1, Int>,
     chunk_logits: usize,
 ) -> (Tensor<B, 1>, Tensor<B, 1, Int>) {
+    let trainable = cand.is_require_grad();
+    chunked_generic(rows, cand, trainable, scale, targets, chunk_logits)
+}
+
+fn chunked_generic<B: AutodiffBackend>(
+    rows: Tensor<B, 2>,
+    cand: Tensor<B, 2>,
+    trainable: bool,
+    scale: Tensor<B, 1>,
+    targets: Tensor<B, 1, Int>,
+    chunk_logits: usize,
+) -> (Tensor<B, 1>, Tensor<B, 1, Int>) {
     let [n, _] = rows.dims();
     let [c, _] = cand.dims();
-    if cand.is_require_grad() || n == 0 || c == 0 {
+    if n == 0 || c == 0 {
         return tied_head_ce(rows, cand, scale, targets);
     }
     let device = rows.device();
     let rows_in = rows.clone().inner();
-    let cand_in = cand.inner();
+    let cand_in = cand.clone().inner();
     let cand_t = cand_in.clone().transpose();
     let s_in = scale.clone().inner(); // [1]
     let s_col = s_in.clone().unsqueeze::<2>(); // [1, 1]
@@ -140,6 +171,7 @@ pub fn tied_head_ce_chunked_generic<B: AutodiffBackend>(
     let mut grad_scale_sums = Vec::with_capacity(chunks);
     let mut grad_rows = Vec::with_capacity(chunks);
     let mut predicted = Vec::with_capacity(chunks);
+    let mut grad_cand: Option<Tensor<B::InnerBackend, 2>> = None;
     for start in (0..n).step_by(per_chunk) {
         let len = per_chunk.min(n - start);
         let logits = (rows_in.clone().narrow(0, start, len) * s_col.clone()).matmul(cand_t.clone());
@@ -152,29 +184,52 @@ pub fn tied_head_ce_chunked_generic<B: AutodiffBackend>(
         let minus_one = Tensor::full([len, 1], -1.0, &device);
         let g = (e / z).scatter(1, t, minus_one, IndexingUpdateOp::Add) * inv_n;
         grad_scale_sums.push((g.clone() * logits).sum());
+        if trainable {
+            let rows_chunk = rows_in.clone().narrow(0, start, len);
+            let part = g.clone().transpose().matmul(rows_chunk) * s_col.clone();
+            grad_cand = Some(match grad_cand {
+                Some(sum) => sum + part,
+                None => part,
+            });
+        }
         grad_rows.push(g.matmul(cand_in.clone()) * s_col.clone());
         predicted.push(argmax.reshape([len]));
     }
     let ce = Tensor::cat(ce_sums, 0).sum() * inv_n;
-    let grad_rows = Tensor::cat(grad_rows, 0);
-    let grad_scale = Tensor::cat(grad_scale_sums, 0).sum() / s_in;
+    let grads = HeadGradients {
+        rows: Tensor::cat(grad_rows, 0),
+        cand: grad_cand,
+        scale: Tensor::cat(grad_scale_sums, 0).sum() / s_in,
+    };
     (
-        hand_to_autodiff(rows, scale, grad_rows, grad_scale, ce),
+        hand_to_autodiff(rows, cand, scale, grads, ce),
         Tensor::from_inner(Tensor::cat(predicted, 0)),
     )
 }
 
-/// The loss value `ce` with gradients `grad_rows` for `rows` and `grad_scale` for `scale`:
-/// `Σ rows ⊙ sg(grad_rows) + scale · sg(grad_scale)`, minus its own value, plus `ce`.
+/// The head's gradients, formed in the forward pass.
+struct HeadGradients<B: Backend> {
+    rows: Tensor<B, 2>,
+    /// Present when the candidates are trainable.
+    cand: Option<Tensor<B, 2>>,
+    scale: Tensor<B, 1>,
+}
+
+/// The loss value `ce` with the gradients `grads` for `rows`, `cand` (when trainable) and
+/// `scale`: `Σ rows ⊙ sg(∂rows) [+ Σ cand ⊙ sg(∂cand)] + scale · sg(∂scale)`, minus its own
+/// value, plus `ce`.
 fn hand_to_autodiff<B: AutodiffBackend>(
     rows: Tensor<B, 2>,
+    cand: Tensor<B, 2>,
     scale: Tensor<B, 1>,
-    grad_rows: Tensor<B::InnerBackend, 2>,
-    grad_scale: Tensor<B::InnerBackend, 1>,
+    grads: HeadGradients<B::InnerBackend>,
     ce: Tensor<B::InnerBackend, 1>,
 ) -> Tensor<B, 1> {
-    let surrogate = (rows * Tensor::from_inner(grad_rows)).sum()
-        + scale * Tensor::<B, 1>::from_inner(grad_scale);
+    let mut surrogate = (rows * Tensor::from_inner(grads.rows)).sum()
+        + scale * Tensor::<B, 1>::from_inner(grads.scale);
+    if let Some(grad_cand) = grads.cand {
+        surrogate = surrogate + (cand * Tensor::from_inner(grad_cand)).sum();
+    }
     surrogate.clone() - surrogate.detach() + Tensor::from_inner(ce)
 }
 
@@ -187,19 +242,31 @@ mod tests {
 
     use crate::batch::normal_noise;
 
-    /// Loss, row gradients and log-scale gradient of the tied-head cross-entropy in f64:
-    /// `logits = s·R·Cᵀ`, `L = mean(lse − picked)`, `G = (softmax − onehot)/n`,
-    /// `∂L/∂R = s·G·C`, `∂L/∂log s = Σ G ⊙ logits`.
+    /// What a form gives: loss, row gradients, candidate gradients (trainable candidates
+    /// only), log-scale gradient, predictions.
+    struct Outcome {
+        loss: f64,
+        g_rows: Vec<f64>,
+        g_cand: Option<Vec<f64>>,
+        g_log_s: f64,
+        predicted: Vec<i64>,
+    }
+
+    /// Loss, row gradients, candidate gradients and log-scale gradient of the tied-head
+    /// cross-entropy in f64: `logits = s·R·Cᵀ`, `L = mean(lse − picked)`,
+    /// `G = (softmax − onehot)/n`, `∂L/∂R = s·G·C`, `∂L/∂C = s·Gᵀ·R`,
+    /// `∂L/∂log s = Σ G ⊙ logits`.
     fn reference(
         rows: &[f32],
         cand: &[f32],
         targets: &[usize],
         log_s: f64,
         d: usize,
-    ) -> (f64, Vec<f64>, f64) {
+    ) -> (f64, Vec<f64>, Vec<f64>, f64) {
         let (n, c) = (targets.len(), cand.len() / d);
         let s = log_s.exp();
         let (mut loss, mut g_rows, mut g_log_s) = (0.0, vec![0.0; n * d], 0.0);
+        let mut g_cand = vec![0.0; c * d];
         for i in 0..n {
             let logits: Vec<f64> = (0..c)
                 .map(|j| {
@@ -217,10 +284,11 @@ mod tests {
                 g_log_s += g * logits[j];
                 for t in 0..d {
                     g_rows[i * d + t] += s * g * f64::from(cand[j * d + t]);
+                    g_cand[j * d + t] += s * g * f64::from(rows[i * d + t]);
                 }
             }
         }
-        (loss, g_rows, g_log_s)
+        (loss, g_rows, g_cand, g_log_s)
     }
 
     /// The forms of the head: the plain one, and the chunked one with `chunk` logits per
@@ -232,7 +300,7 @@ mod tests {
         Generic(usize),
     }
 
-    /// Loss, row gradients, log-scale gradient and predictions of one form on `B`.
+    /// What one form gives on `B`, with constant or trainable candidates.
     fn run<B: burn::tensor::backend::AutodiffBackend>(
         rows: &[f32],
         cand: &[f32],
@@ -240,34 +308,49 @@ mod tests {
         log_s: f32,
         d: usize,
         form: Form,
-    ) -> (f64, Vec<f64>, f64, Vec<i64>) {
+        trainable: bool,
+    ) -> Outcome {
         let dev = Default::default();
         let (n, c) = (targets.len(), cand.len() / d);
-        let cand = Tensor::<B, 2>::from_data(TensorData::new(cand.to_vec(), [c, d]), &dev);
+        let mut cand = Tensor::<B, 2>::from_data(TensorData::new(cand.to_vec(), [c, d]), &dev);
+        if trainable {
+            cand = cand.require_grad();
+        }
         let rows =
             Tensor::<B, 2>::from_data(TensorData::new(rows.to_vec(), [n, d]), &dev).require_grad();
         let log_s = Tensor::<B, 1>::from_data([log_s], &dev).require_grad();
         let ids: Vec<i64> = targets.iter().map(|&t| t as i64).collect();
         let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [n]), &dev);
         let scale = log_s.clone().exp();
+        let c_in = cand.clone();
         let (loss, pred) = match form {
-            Form::Plain => tied_head_ce(rows.clone(), cand, scale, targets),
-            Form::Chunked(ch) => tied_head_ce_chunked(rows.clone(), cand, scale, targets, ch),
+            Form::Plain => tied_head_ce(rows.clone(), c_in, scale, targets),
+            Form::Chunked(ch) => tied_head_ce_chunked(rows.clone(), c_in, scale, targets, ch),
             Form::Generic(ch) => {
-                tied_head_ce_chunked_generic(rows.clone(), cand, scale, targets, ch)
+                tied_head_ce_chunked_generic(rows.clone(), c_in, scale, targets, ch)
             }
         };
         let value = f64::from(loss.clone().into_scalar().elem::<f32>());
         let grads = loss.backward();
-        let g_rows = rows.grad(&grads).unwrap().into_data().convert::<f64>();
+        let to_f64 =
+            |t: Tensor<B::InnerBackend, 2>| t.into_data().convert::<f64>().to_vec::<f64>().unwrap();
         let g_s = log_s.grad(&grads).unwrap().into_data().convert::<f64>();
-        let pred = pred.into_data().convert::<i64>().to_vec::<i64>().unwrap();
-        (
-            value,
-            g_rows.to_vec::<f64>().unwrap(),
-            g_s.to_vec::<f64>().unwrap()[0],
-            pred,
-        )
+        Outcome {
+            loss: value,
+            g_rows: to_f64(rows.grad(&grads).unwrap()),
+            g_cand: cand.grad(&grads).map(to_f64),
+            g_log_s: g_s.to_vec::<f64>().unwrap()[0],
+            predicted: pred.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+        }
+    }
+
+    /// Largest absolute difference of two gradients, and the largest entry of the second.
+    fn worst_of(got: &[f64], want: &[f64]) -> (f64, f64) {
+        let worst = got
+            .iter()
+            .zip(want)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        (worst, want.iter().fold(0.0f64, |m, v| m.max(v.abs())))
     }
 
     /// Every form against the f64 reference, on the default CPU backend and on NdArray.
@@ -283,6 +366,8 @@ mod tests {
     /// within 2 ulp, each entry of G carries a few f32 roundings (≈1e-6 relative) and
     /// `∂R = s·G·C` sums c = 23 such products, so it meets 1e-4 of the largest entry with
     /// two orders of magnitude to spare, whatever the vector width.
+    /// With trainable candidates, `∂C = s·Gᵀ·R` sums n = 37 products of the same kind as
+    /// `∂R`'s 23, and is held to the same bounds.
     fn check_against_reference<B: burn::tensor::backend::AutodiffBackend>(generic_tol: f64) {
         let (n, c, d) = (37, 23, 8);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -290,40 +375,51 @@ mod tests {
         let rows = normal_noise(n * d, &mut rng);
         let targets: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
         let log_s = 1.3f32;
-        let (v_ref, g_ref, gs_ref) = reference(&rows, &cand, &targets, f64::from(log_s), d);
-        let g_max = g_ref.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (v_ref, g_ref, gc_ref, gs_ref) = reference(&rows, &cand, &targets, f64::from(log_s), d);
         let mut preds = Vec::new();
         // at most 5 rows per chunk (on 2 threads: 8 chunks, the last one short), and one chunk
         // (on the host: one per thread)
-        for form in [
-            Form::Plain,
-            Form::Generic(5 * c),
-            Form::Generic(1 << 20),
-            Form::Chunked(5 * c),
-            Form::Chunked(1 << 20),
-        ] {
-            let grad_tol = match form {
-                Form::Chunked(_) => 1e-4,
-                _ => generic_tol,
-            };
-            let (v, g, gs, pred) = run::<B>(&rows, &cand, &targets, log_s, d, form);
-            assert!(
-                (v - v_ref).abs() < 1e-4,
-                "{form:?}: loss {v} vs f64 {v_ref}"
-            );
-            let worst = g
-                .iter()
-                .zip(&g_ref)
-                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                worst < grad_tol * g_max,
-                "{form:?}: row gradient off by {worst} (largest {g_max})"
-            );
-            assert!(
-                (gs - gs_ref).abs() < grad_tol * gs_ref.abs().max(1.0),
-                "{form:?}: log-scale gradient {gs} vs f64 {gs_ref}"
-            );
-            preds.push(pred);
+        for trainable in [false, true] {
+            for form in [
+                Form::Plain,
+                Form::Generic(5 * c),
+                Form::Generic(1 << 20),
+                Form::Chunked(5 * c),
+                Form::Chunked(1 << 20),
+            ] {
+                let grad_tol = match form {
+                    Form::Chunked(_) => 1e-4,
+                    _ => generic_tol,
+                };
+                let got = run::<B>(&rows, &cand, &targets, log_s, d, form, trainable);
+                assert!(
+                    (got.loss - v_ref).abs() < 1e-4,
+                    "{form:?}: loss {} vs f64 {v_ref}",
+                    got.loss
+                );
+                let (worst, g_max) = worst_of(&got.g_rows, &g_ref);
+                assert!(
+                    worst < grad_tol * g_max,
+                    "{form:?}: row gradient off by {worst} (largest {g_max})"
+                );
+                match (&got.g_cand, trainable) {
+                    (Some(g_cand), true) => {
+                        let (worst, g_max) = worst_of(g_cand, &gc_ref);
+                        assert!(
+                            worst < grad_tol * g_max,
+                            "{form:?}: candidate gradient off by {worst} (largest {g_max})"
+                        );
+                    }
+                    (None, false) => {}
+                    (g, _) => panic!("{form:?}: candidate gradient {:?}", g.is_some()),
+                }
+                assert!(
+                    (got.g_log_s - gs_ref).abs() < grad_tol * gs_ref.abs().max(1.0),
+                    "{form:?}: log-scale gradient {} vs f64 {gs_ref}",
+                    got.g_log_s
+                );
+                preds.push(got.predicted);
+            }
         }
         assert!(preds.windows(2).all(|w| w[0] == w[1]), "same predictions");
     }
@@ -371,16 +467,27 @@ mod tests {
             .collect();
         let targets: Vec<usize> = (0..n).map(|i| (i * 37 + 5) % c).collect();
         let log_s = 0.5f32;
-        let (v_h, g_h, gs_h, p_h) =
-            run::<F>(&rows, &cand, &targets, log_s, d, Form::Chunked(64 * c));
-        let (v_b, g_b, gs_b, p_b) =
-            run::<F>(&rows, &cand, &targets, log_s, d, Form::Generic(64 * c));
+        let host = run::<F>(
+            &rows,
+            &cand,
+            &targets,
+            log_s,
+            d,
+            Form::Chunked(64 * c),
+            true,
+        );
+        let burn = run::<F>(
+            &rows,
+            &cand,
+            &targets,
+            log_s,
+            d,
+            Form::Generic(64 * c),
+            true,
+        );
+        let (v_h, v_b) = (host.loss, burn.loss);
         assert!((v_h - v_b).abs() < 1e-4, "loss {v_h} vs {v_b}");
-        let g_max = g_b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let worst = g_h
-            .iter()
-            .zip(&g_b)
-            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        let (worst, g_max) = worst_of(&host.g_rows, &burn.g_rows);
         println!(
             "worst row-gradient difference {:.2e} of the largest entry",
             worst / g_max
@@ -389,10 +496,22 @@ mod tests {
             worst < 1e-3 * g_max,
             "row gradient off by {worst} (largest {g_max})"
         );
+        // ∂C sums 301 products G·R per entry, across 5 blocks and both threads' buffers
+        let (worst, g_max) = worst_of(host.g_cand.as_ref().unwrap(), burn.g_cand.as_ref().unwrap());
+        println!(
+            "worst candidate-gradient difference {:.2e} of the largest entry",
+            worst / g_max
+        );
+        assert!(
+            worst < 1e-3 * g_max,
+            "candidate gradient off by {worst} (largest {g_max})"
+        );
+        let (gs_h, gs_b) = (host.g_log_s, burn.g_log_s);
         assert!(
             (gs_h - gs_b).abs() < 1e-3 * gs_b.abs().max(1.0),
             "scale gradient {gs_h} vs {gs_b}"
         );
+        let (p_h, p_b) = (host.predicted, burn.predicted);
         let logit = |i: usize, j: usize| -> f64 {
             (0..d)
                 .map(|t| f64::from(rows[i * d + t]) * f64::from(cand[j * d + t]))
@@ -404,22 +523,5 @@ mod tests {
                 assert!(gap < 1e-4, "row {i}: predictions {a} and {b}, {gap} apart");
             }
         }
-    }
-
-    type B = Autodiff<NdArray>;
-
-    #[test]
-    fn trainable_candidates_fall_back_to_the_plain_form() {
-        let dev = Default::default();
-        let cand = Tensor::<B, 2>::from_data([[1.0f32, 0.0], [0.0, 1.0]], &dev).require_grad();
-        let rows = Tensor::<B, 2>::from_data([[1.0f32, 0.0]], &dev);
-        let t = Tensor::<B, 1, Int>::from_data([1], &dev);
-        let (loss, _) =
-            tied_head_ce_chunked(rows, cand.clone(), Tensor::from_data([2.0f32], &dev), t, 2);
-        let grads = loss.backward();
-        assert!(
-            cand.grad(&grads).is_some(),
-            "the candidates keep their gradient"
-        );
     }
 }

@@ -278,6 +278,9 @@ pub struct CllmModel<B: Backend> {
     pub enc_norm: LayerNorm<B>,
     /// `top_positions·top_width → k`.
     pub to_latent: Linear<B>,
+    /// `width → k` from the mean of the first stage's outputs (absent in configs without
+    /// `pooled_shortcut`).
+    pub pooled: Option<Linear<B>>,
     /// Standardisation of the text vector (absent in configs without `latent_norm`).
     pub latent_norm: Option<LatentNorm<B>>,
     /// The decoder.
@@ -340,6 +343,9 @@ impl<B: Backend> CllmModel<B> {
             enc_stages,
             enc_norm: LayerNormConfig::new(cfg.top_width()).init(device),
             to_latent: LinearConfig::new(top, cfg.k).init(device),
+            pooled: cfg
+                .pooled_shortcut
+                .then(|| LinearConfig::new(cfg.width, cfg.k).init(device)),
             latent_norm: cfg.latent_norm.then(|| LatentNorm::new(cfg.k, device)),
             decoder,
             log_scale: Param::from_tensor(Tensor::zeros([1], device)),
@@ -348,16 +354,27 @@ impl<B: Backend> CllmModel<B> {
     }
 
     /// `[batch, L, d]` → `[batch, k]`. `pad_mask` (`[batch, L]`, true = padding) masks
-    /// padding keys in the first stage when the config asks for it.
+    /// padding keys in the first stage when the config asks for it, and keeps padding out
+    /// of the pooled shortcut's mean.
     pub fn encode(&self, x: Tensor<B, 3>, pad_mask: Option<Tensor<B, 2, Bool>>) -> Tensor<B, 2> {
         let mut h = self.in_proj.forward(x);
-        let mut mask = if self.mask_padding { pad_mask } else { None };
-        for stage in &self.enc_stages {
+        let mut mask = if self.mask_padding {
+            pad_mask.clone()
+        } else {
+            None
+        };
+        let mut pooled = None;
+        for (s, stage) in self.enc_stages.iter().enumerate() {
             if let Some(blocks) = &stage.blocks {
                 h = blocks.forward(h, mask.take());
             }
             // Later stages see merged positions: no mask.
             mask = None;
+            if s == 0 {
+                if let Some(shortcut) = &self.pooled {
+                    pooled = Some(shortcut.forward(token_mean(h.clone(), pad_mask.clone())));
+                }
+            }
             let [b, n, w] = h.dims();
             h = stage
                 .reduce
@@ -365,7 +382,10 @@ impl<B: Backend> CllmModel<B> {
         }
         let h = self.enc_norm.forward(h);
         let [b, n, w] = h.dims();
-        let z = self.to_latent.forward(h.reshape([b, n * w]));
+        let mut z = self.to_latent.forward(h.reshape([b, n * w]));
+        if let Some(pooled) = pooled {
+            z = z + pooled;
+        }
         match &self.latent_norm {
             Some(norm) => norm.forward(z),
             None => z,
@@ -392,6 +412,19 @@ impl<B: Backend> CllmModel<B> {
     pub fn logit_scale(&self) -> Tensor<B, 1> {
         self.log_scale.val().exp()
     }
+}
+
+/// Mean over the positions of `h` (`[b, n, w]` → `[b, w]`) that `pad_mask` (`[b, n]`,
+/// true = padding) leaves; all positions without a mask, and at least one position
+/// always (an all-padding row gives zero, not NaN).
+fn token_mean<B: Backend>(h: Tensor<B, 3>, pad_mask: Option<Tensor<B, 2, Bool>>) -> Tensor<B, 2> {
+    let [b, n, w] = h.dims();
+    let Some(mask) = pad_mask else {
+        return h.mean_dim(1).reshape([b, w]);
+    };
+    let keep = mask.bool_not().float().reshape([b, n, 1]);
+    let count = keep.clone().sum_dim(1).clamp_min(1.0); // [b, 1, 1]
+    ((h * keep).sum_dim(1) / count).reshape([b, w])
 }
 
 #[cfg(test)]
@@ -554,6 +587,74 @@ mod tests {
             &device,
         ));
         assert!(norm.check().unwrap_err().contains("mean 2"));
+    }
+
+    #[test]
+    fn token_mean_leaves_out_padding() {
+        let device = Default::default();
+        // 2 texts of 3 positions, width 2; the second text has one padding position
+        let h = Tensor::<NdArray, 3>::from_data(
+            TensorData::new(
+                vec![
+                    1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 10.0, 20.0, 30.0, 40.0, 1e6, -1e6,
+                ],
+                [2, 3, 2],
+            ),
+            &device,
+        );
+        let mask = Tensor::<NdArray, 2, Bool>::from_data(
+            TensorData::new(vec![false, false, false, false, false, true], [2, 3]),
+            &device,
+        );
+        let m = token_mean(h.clone(), Some(mask))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(m, vec![3.0, 4.0, 20.0, 30.0]);
+        let all = token_mean(h.clone(), None)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(all[..2], [3.0, 4.0]);
+        // a text of padding only gives zeros, not NaN
+        let pad =
+            Tensor::<NdArray, 2, Bool>::from_data(TensorData::new(vec![true; 6], [2, 3]), &device);
+        let z = token_mean(h, Some(pad))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(z, vec![0.0; 4]);
+    }
+
+    #[test]
+    fn the_pooled_shortcut_is_in_the_model_only_when_configured() {
+        let device = Default::default();
+        let plain = CllmModel::<NdArray>::new(&tiny(), &device).unwrap();
+        assert!(plain.pooled.is_none());
+        let cfg = tiny().with_pooled_shortcut(true);
+        let model = CllmModel::<NdArray>::new(&cfg, &device).unwrap();
+        let pooled = model.pooled.as_ref().expect("the shortcut");
+        assert_eq!(pooled.weight.dims(), [cfg.width, cfg.k]);
+        assert_eq!(
+            model.num_params(),
+            plain.num_params() + cfg.width * cfg.k + cfg.k
+        );
+        // the vector moves with the shortcut's weights (it is used)
+        let x = Tensor::<NdArray, 3>::random([2, 16, 6], Distribution::Default, &device);
+        let before = model
+            .encode(x.clone(), None)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let moved = CllmModel {
+            pooled: Some(Linear {
+                weight: Param::from_tensor(pooled.weight.val().mul_scalar(2.0)),
+                bias: pooled.bias.clone(),
+            }),
+            ..model
+        };
+        let after = moved.encode(x, None).into_data().to_vec::<f32>().unwrap();
+        assert_ne!(before, after);
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct ExperimentArgs {
     /// --latent-norm`).
     #[arg(long)]
     latent_norm: bool,
+    /// Add the mean of the first stage's outputs to CLLM1's text vectors through a linear
+    /// map (see `cllm train --pooled-shortcut`).
+    #[arg(long)]
+    pooled_shortcut: bool,
     /// CLLM1's training budget in minutes of wall time (the default fits the whole
     /// experiment into 20 minutes on 2 CPU cores).
     #[arg(long, default_value_t = 11.0)]
@@ -126,6 +130,7 @@ impl ExperimentArgs {
             _ => DecoderConfig::Autoregressive(Default::default()),
         };
         model.latent_norm |= self.latent_norm;
+        model.pooled_shortcut |= self.pooled_shortcut;
         let cllm1 = TrainOptions {
             model,
             batch_size: self.batch,

@@ -56,6 +56,11 @@ pub struct TrainArgs {
     /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
     #[arg(long)]
     latent_norm: bool,
+    /// Add a linear map of the mean of the first stage's outputs to the text vector: a
+    /// short path from every token to the vector beside the staged folding
+    /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
+    #[arg(long)]
+    pooled_shortcut: bool,
     /// Output directory (checkpoints, best model, token cache, eval.json). Running the same
     /// command again resumes an interrupted run.
     #[arg(long, default_value = "runs/cllm1")]
@@ -212,6 +217,14 @@ impl TrainArgs {
                 );
             }
             model.latent_norm = true;
+        }
+        if self.pooled_shortcut && !model.pooled_shortcut {
+            if !fresh {
+                return Err(
+                    "--pooled-shortcut applies to a new model (this one's config has none)".into(),
+                );
+            }
+            model.pooled_shortcut = true;
         }
         Ok(model)
     }

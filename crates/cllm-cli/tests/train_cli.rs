@@ -99,12 +99,14 @@ fn train_resume_fine_tune_and_align() {
     let mut normed = prepared.clone();
     normed[2] = run6.to_str().unwrap();
     normed.push("--latent-norm");
+    normed.push("--pooled-shortcut");
     assert!(cllm(&normed).status.success());
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run6.join("model").join("config.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(config["latent_norm"], true);
+    assert_eq!(config["pooled_shortcut"], true);
     // a fine-tuned model keeps its architecture: asking for the norm on one without it fails
     let run7 = tmp.path().join("latent-norm-init");
     let model5 = run5.join("model");
@@ -124,6 +126,26 @@ fn train_resume_fine_tune_and_align() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--latent-norm applies to a new model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the same for the pooled shortcut
+    let out = cllm(&[
+        "train",
+        "--out",
+        run7.to_str().unwrap(),
+        "--data",
+        run1_s,
+        "--init-from",
+        model5.to_str().unwrap(),
+        "--pooled-shortcut",
+        "--steps",
+        "1",
+        "--offline",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--pooled-shortcut applies to a new model"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

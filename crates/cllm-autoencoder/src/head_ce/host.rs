@@ -12,6 +12,7 @@
 //!          loss += ln z − (logit_t − max)
 //!          G = e / (z·n), G_t −= 1/n;  Σ G ⊙ logits for the scale
 //! ∂R_b = s · G · C                                        gemm, [rows × d]
+//! ∂C  += s · Gᵀ · R_b        (trainable candidates only)  gemm, [|C| × d]
 //! ```
 //!
 //! `C` is read in place through strides (no transposed copy), and on Flex the rows and the
@@ -97,15 +98,44 @@ pub(super) struct HostHead {
     pub loss: f64,
     /// `∂L/∂rows`, `[n × d]`.
     pub grad_rows: Vec<f32>,
+    /// `∂L/∂cand`, `[c × d]`, when asked for.
+    pub grad_cand: Option<Vec<f32>>,
     /// `∂L/∂s`.
     pub grad_scale: f64,
     /// Argmax candidate of every row (the first of equal maxima).
     pub predicted: Vec<i64>,
 }
 
+/// What the blocks one task ran add up to.
+#[derive(Default)]
+struct Partial {
+    loss: f64,
+    grad_logit_sum: f64,
+    /// `s · Σ_blocks Gᵀ · R_b`, `[c × d]`; empty until a block adds to it (or never, when
+    /// the candidates' gradient is not asked for).
+    grad_cand: Vec<f32>,
+}
+
+impl Partial {
+    fn merge(mut self, other: Self) -> Self {
+        self.loss += other.loss;
+        self.grad_logit_sum += other.grad_logit_sum;
+        if self.grad_cand.is_empty() {
+            self.grad_cand = other.grad_cand;
+        } else if !other.grad_cand.is_empty() {
+            for (a, b) in self.grad_cand.iter_mut().zip(&other.grad_cand) {
+                *a += b;
+            }
+        }
+        self
+    }
+}
+
 /// The loss, its gradients and the predictions of `rows` (`[n × d]`) against `cand`
 /// (`[c × d]`) at scale `scale`, `block` rows at a time (see the module docs). `targets`
 /// are positions in `0..c` (the caller checks them) and `rows` holds `targets.len()` rows.
+/// With `grad_cand`, also `∂L/∂cand = s · Gᵀ · R` (one more `gemm` per block, summed in
+/// one buffer per task).
 pub(super) fn tied_head_ce_on_host(
     rows: &[f32],
     cand: &[f32],
@@ -113,6 +143,7 @@ pub(super) fn tied_head_ce_on_host(
     scale: f32,
     targets: &[i64],
     block: usize,
+    grad_cand: bool,
 ) -> HostHead {
     let n = targets.len();
     let c = cand.len() / d;
@@ -122,80 +153,124 @@ pub(super) fn tied_head_ce_on_host(
     let inv_n = 1.0 / n as f32;
     let mut grad_rows = vec![0.0f32; n * d];
     let mut predicted = vec![0i64; n];
-    let (loss, grad_scale) = grad_rows
+    let total = grad_rows
         .par_chunks_mut(block * d)
         .zip(predicted.par_chunks_mut(block))
         .zip(rows.par_chunks(block * d).zip(targets.par_chunks(block)))
-        .map_init(Vec::new, |logits, ((grad, pred), (rows, targets))| {
-            let m = targets.len();
-            logits.resize(m * c, 0.0);
-            let logits = &mut logits[..m * c];
-            // logits [m, c] = s · rows [m, d] · Cᵀ (C read through strides)
-            // SAFETY: the buffers hold m·d, c·d and m·c values with the strides given.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    c,
-                    d,
-                    logits.as_mut_ptr(),
-                    1,
-                    c as isize,
-                    false,
-                    rows.as_ptr(),
-                    1,
-                    d as isize,
-                    cand.as_ptr(),
-                    d as isize,
-                    1,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            let mut loss = 0.0f64;
-            let mut grad_logit_sum = 0.0f64;
-            for ((row, &t), p) in logits.chunks_exact_mut(c).zip(targets).zip(pred.iter_mut()) {
-                let r = kernels::softmax_grad_row(row, t as usize, inv_n);
-                loss += r.ce;
-                grad_logit_sum += r.grad_dot_logits;
-                *p = r.argmax as i64;
-            }
-            // grad [m, d] = s · G [m, c] · C [c, d]
-            // SAFETY: as above.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    d,
-                    c,
-                    grad.as_mut_ptr(),
-                    1,
-                    d as isize,
-                    false,
-                    logits.as_ptr(),
-                    1,
-                    c as isize,
-                    cand.as_ptr(),
-                    1,
-                    d as isize,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            (loss, grad_logit_sum)
-        })
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold(
+            || (Vec::new(), Partial::default()),
+            |(mut logits, mut acc), ((grad, pred), (rows, targets))| {
+                let m = targets.len();
+                logits.resize(m * c, 0.0);
+                let block_logits = &mut logits[..m * c];
+                // logits [m, c] = s · rows [m, d] · Cᵀ (C read through strides)
+                // SAFETY: the buffers hold m·d, c·d and m·c values with the strides given.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        c,
+                        d,
+                        block_logits.as_mut_ptr(),
+                        1,
+                        c as isize,
+                        false,
+                        rows.as_ptr(),
+                        1,
+                        d as isize,
+                        cand.as_ptr(),
+                        d as isize,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                for ((row, &t), p) in block_logits
+                    .chunks_exact_mut(c)
+                    .zip(targets)
+                    .zip(pred.iter_mut())
+                {
+                    let r = kernels::softmax_grad_row(row, t as usize, inv_n);
+                    acc.loss += r.ce;
+                    acc.grad_logit_sum += r.grad_dot_logits;
+                    *p = r.argmax as i64;
+                }
+                // grad [m, d] = s · G [m, c] · C [c, d]
+                // SAFETY: as above.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        d,
+                        c,
+                        grad.as_mut_ptr(),
+                        1,
+                        d as isize,
+                        false,
+                        block_logits.as_ptr(),
+                        1,
+                        c as isize,
+                        cand.as_ptr(),
+                        1,
+                        d as isize,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                if grad_cand {
+                    let first = acc.grad_cand.is_empty();
+                    if first {
+                        acc.grad_cand = vec![0.0; c * d];
+                    }
+                    // grad_cand [c, d] (+)= s · Gᵀ [c, m] · rows [m, d] (G read through strides)
+                    // SAFETY: as above; the accumulator holds c·d values.
+                    unsafe {
+                        gemm::gemm(
+                            c,
+                            d,
+                            m,
+                            acc.grad_cand.as_mut_ptr(),
+                            1,
+                            d as isize,
+                            !first,
+                            block_logits.as_ptr(),
+                            c as isize,
+                            1,
+                            rows.as_ptr(),
+                            1,
+                            d as isize,
+                            1.0,
+                            scale,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                }
+                (logits, acc)
+            },
+        )
+        .map(|(_, acc)| acc)
+        .reduce(Partial::default, Partial::merge);
     HostHead {
-        loss: loss / n as f64,
+        loss: total.loss / n as f64,
         grad_rows,
+        grad_cand: grad_cand.then(|| {
+            if total.grad_cand.is_empty() {
+                vec![0.0; c * d]
+            } else {
+                total.grad_cand
+            }
+        }),
         // Σ G ⊙ logits = Σ G ⊙ (s·R·Cᵀ), so ∂L/∂s = Σ G ⊙ logits / s
-        grad_scale: grad_scale / f64::from(scale),
+        grad_scale: total.grad_logit_sum / f64::from(scale),
         predicted,
     }
 }

@@ -9,7 +9,7 @@ use crate::ar::ArDecoder;
 use crate::batch::{normal_noise, rng_for, sampled_candidates, stream, HostBatch};
 use crate::error::{AutoencoderError, Result};
 use crate::eval::input_tensors;
-use crate::head_ce::{tied_head_ce_chunked, DEFAULT_CHUNK_LOGITS};
+use crate::head_ce::{tied_head_ce_chunked_with, DEFAULT_CHUNK_LOGITS};
 use crate::loss::{
     alignment_term, bag_of_words_term, clustering_term, cosine_distance, LossConfig,
 };
@@ -75,9 +75,10 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
             ar_loss(ar, z, e_v, hb, cfg, model.logit_scale(), seed, step)
         }
     };
-    let (ce, predicted) = tied_head_ce_chunked(
+    let (ce, predicted) = tied_head_ce_chunked_with(
         head.rows,
         head.candidates,
+        head.candidates_trainable,
         model.logit_scale(),
         int_tensor(&head.targets, &e_v.device()),
         DEFAULT_CHUNK_LOGITS,
@@ -128,9 +129,10 @@ pub(crate) fn restoration_ce<B: AutodiffBackend>(
             ar_loss(&ar, z, e_v, hb, &cfg, model.logit_scale(), 0, 0)
         }
     };
-    tied_head_ce_chunked(
+    tied_head_ce_chunked_with(
         head.rows,
         head.candidates,
+        head.candidates_trainable,
         model.logit_scale(),
         int_tensor(&head.targets, &e_v.device()),
         DEFAULT_CHUNK_LOGITS,
@@ -142,6 +144,9 @@ pub(crate) fn restoration_ce<B: AutodiffBackend>(
 struct HeadInput<B: Backend> {
     rows: Tensor<B, 2>,
     candidates: Tensor<B, 2>,
+    /// Whether the candidates are computed from parameters that learn (the ar decoder's
+    /// folded head), so that the head must form their gradient.
+    candidates_trainable: bool,
     /// Target of every row, as positions in `candidates`.
     targets: Vec<usize>,
     /// Whether a row counts in the batch token accuracy (content, not the end marker
@@ -228,6 +233,7 @@ fn mirror_loss<B: AutodiffBackend>(
     HeadInput {
         rows,
         candidates,
+        candidates_trainable: false,
         targets,
         scored,
         mse: Some(mse),
@@ -269,17 +275,21 @@ fn ar_loss<B: AutodiffBackend>(
             .collect();
         Tensor::<B, 3>::from_data(TensorData::new(keep, [b, t, 1]), &device)
     });
-    let with_summary = ar.forward_with_summary(z, x, keep);
+    let hidden = ar.hidden_with_summary(z, x, keep);
+    let w = hidden.dims()[2];
     let mut extra = Vec::new();
     if cfg.bow_weight > 0.0 {
-        let summary = with_summary.clone().narrow(1, 0, 1).reshape([b, d]);
+        let summary = ar
+            .out
+            .forward(hidden.clone().narrow(1, 0, 1))
+            .reshape([b, d]);
         let bags = Tensor::<B, 2>::from_data(
             TensorData::new(hb.bags(e_v.dims()[0]), [b, e_v.dims()[0]]),
             &device,
         );
         extra.push(bag_of_words_term(summary, e_v.clone(), scale, bags) * cfg.bow_weight);
     }
-    let out = with_summary.narrow(1, 1, t).reshape([b * t, d]);
+    let hidden = hidden.narrow(1, 1, t).reshape([b * t, w]);
     let mut positions = Vec::new();
     let mut targets = Vec::new();
     for (i, &len) in hb.lens.iter().enumerate() {
@@ -289,9 +299,12 @@ fn ar_loss<B: AutodiffBackend>(
         }
     }
     let scored = vec![true; targets.len()];
+    // the head folded into the output map (`ArDecoder::head_candidates`): the same logits
+    // at (w + 1)/d of the arithmetic
     HeadInput {
-        rows: out.select(0, int_tensor(&positions, &device)),
-        candidates: e_v.clone(),
+        rows: ArDecoder::head_rows(hidden.select(0, int_tensor(&positions, &device))),
+        candidates: ar.head_candidates(e_v.clone()),
+        candidates_trainable: ar.head_is_trainable(),
         targets,
         scored,
         mse: None,
