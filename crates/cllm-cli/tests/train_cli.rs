@@ -107,48 +107,31 @@ fn train_resume_fine_tune_and_align() {
     .unwrap();
     assert_eq!(config["latent_norm"], true);
     assert_eq!(config["pooled_shortcut"], true);
-    // a fine-tuned model keeps its architecture: asking for the norm on one without it fails
+    // a fine-tuned model keeps its architecture: asking for the norm or the shortcut on one
+    // without it fails
     let run7 = tmp.path().join("latent-norm-init");
     let model5 = run5.join("model");
-    let out = cllm(&[
-        "train",
-        "--out",
-        run7.to_str().unwrap(),
-        "--data",
-        run1_s,
-        "--init-from",
-        model5.to_str().unwrap(),
-        "--latent-norm",
-        "--steps",
-        "1",
-        "--offline",
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--latent-norm applies to a new model"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // the same for the pooled shortcut
-    let out = cllm(&[
-        "train",
-        "--out",
-        run7.to_str().unwrap(),
-        "--data",
-        run1_s,
-        "--init-from",
-        model5.to_str().unwrap(),
-        "--pooled-shortcut",
-        "--steps",
-        "1",
-        "--offline",
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--pooled-shortcut applies to a new model"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for flag in ["--latent-norm", "--pooled-shortcut"] {
+        let out = cllm(&[
+            "train",
+            "--out",
+            run7.to_str().unwrap(),
+            "--data",
+            run1_s,
+            "--init-from",
+            model5.to_str().unwrap(),
+            flag,
+            "--steps",
+            "1",
+            "--offline",
+        ]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{flag} applies to a new model")),
+            "{stderr}"
+        );
+    }
 
     // CLLM2: fine-tune on soup with replay; the architecture comes from CLLM1's model
     let run2 = tmp.path().join("cllm2");
