@@ -21,7 +21,7 @@
 //! gradient), plus the loss value as a constant. Nothing of size `n × |C|` outlives a chunk
 //! and the backward pass of the head is one element-wise product. The candidates `C` are
 //! usually constants (the frozen embedding table); when they require a gradient (the
-//! autoregressive decoder's factored head, [`crate::ar::ArDecoder::head_candidates`]) each
+//! autoregressive decoder's folded head, [`crate::ar::ArDecoder::head_candidates`]) each
 //! chunk also adds `∂L/∂C = exp(s) · Gᵀ · rows`, handed over the same way. Tested against
 //! an f64 reference: same loss, same gradients for the rows, the candidates and the scale,
 //! same predictions.
@@ -46,11 +46,11 @@ mod host;
 /// small enough that a chunk's element-wise passes stay in cache-friendly sizes.
 pub const DEFAULT_CHUNK_LOGITS: usize = 1 << 22;
 
-/// Token cross-entropy of `rows` (`[n, d]`) against candidate rows `cand`
-/// (`[c, d]`: constants, or trainable, whose gradient is then formed too) with scale `scale` (`[1]`, > 0) and `targets` (`[n]` positions in `cand`),
-/// computed in chunks of about `chunk_logits` logits with the gradient formed in the
-/// forward pass (see the module docs). Returns the mean loss and the argmax predictions,
-/// like [`tied_head_ce`].
+/// Token cross-entropy of `rows` (`[n, d]`) against candidate rows `cand` (`[c, d]`:
+/// constants, or parameters whose gradient is then formed too) with a positive scale
+/// `scale` (`[1]`) and `targets` (`[n]` positions in `cand`), computed in chunks of about
+/// `chunk_logits` logits with the gradient formed in the forward pass (see the module
+/// docs). Returns the mean loss and the argmax predictions, like [`tied_head_ce`].
 ///
 /// ```
 /// use burn::backend::{Autodiff, NdArray};

@@ -415,8 +415,8 @@ impl<B: Backend> CllmModel<B> {
 }
 
 /// Mean over the positions of `h` (`[b, n, w]` → `[b, w]`) that `pad_mask` (`[b, n]`,
-/// true = padding) leaves; all positions without a mask, and at least one position
-/// always (an all-padding row gives zero, not NaN).
+/// true = padding) leaves, or over all positions without a mask. The count is at least
+/// one, so an all-padding row gives zeros, not NaN.
 fn token_mean<B: Backend>(h: Tensor<B, 3>, pad_mask: Option<Tensor<B, 2, Bool>>) -> Tensor<B, 2> {
     let [b, n, w] = h.dims();
     let Some(mask) = pad_mask else {
