@@ -162,6 +162,21 @@ pub struct TrainArgs {
     prepare_only: bool,
 }
 
+/// Turns on an architecture setting a flag asks for: in a new model's config, or nowhere —
+/// a fine-tuned model keeps the architecture it was trained with, so asking for a setting
+/// its config lacks is an error naming the flag.
+fn switch_on(flag: &str, asked: bool, setting: &mut bool, fresh: bool) -> Result<(), String> {
+    if asked && !*setting {
+        if !fresh {
+            return Err(format!(
+                "{flag} applies to a new model (this one's config has none)"
+            ));
+        }
+        *setting = true;
+    }
+    Ok(())
+}
+
 impl TrainArgs {
     fn model_config(&self) -> Result<CllmConfig, Box<dyn std::error::Error + Send + Sync>> {
         let mut model = match (&self.model_config, &self.preset, &self.init_from) {
@@ -210,22 +225,18 @@ impl TrainArgs {
         if let Some(d) = self.dropout {
             model.dropout = d;
         }
-        if self.latent_norm && !model.latent_norm {
-            if !fresh {
-                return Err(
-                    "--latent-norm applies to a new model (this one's config has none)".into(),
-                );
-            }
-            model.latent_norm = true;
-        }
-        if self.pooled_shortcut && !model.pooled_shortcut {
-            if !fresh {
-                return Err(
-                    "--pooled-shortcut applies to a new model (this one's config has none)".into(),
-                );
-            }
-            model.pooled_shortcut = true;
-        }
+        switch_on(
+            "--latent-norm",
+            self.latent_norm,
+            &mut model.latent_norm,
+            fresh,
+        )?;
+        switch_on(
+            "--pooled-shortcut",
+            self.pooled_shortcut,
+            &mut model.pooled_shortcut,
+            fresh,
+        )?;
         Ok(model)
     }
 
