@@ -337,13 +337,11 @@ impl<B: Backend> ArDecoder<B> {
     /// (hand them to [`tied_head_ce_chunked_with`](crate::head_ce::tied_head_ce_chunked_with)
     /// as trainable while [`head_is_trainable`](Self::head_is_trainable)).
     pub fn head_candidates(&self, e_v: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [c, d] = e_v.dims();
-        let folded = e_v.clone().matmul(self.out.weight.val().transpose()); // [c, w]
-        let bias = match &self.out.bias {
-            Some(b) => e_v.matmul(b.val().reshape([d, 1])),
-            None => Tensor::zeros([c, 1], &folded.device()),
-        };
-        Tensor::cat(vec![folded, bias], 1)
+        fold_output_map(
+            e_v,
+            self.out.weight.val(),
+            self.out.bias.as_ref().map(|b| b.val()),
+        )
     }
 
     /// Whether the output map learns (not frozen), so that
@@ -428,6 +426,22 @@ impl<B: Backend> ArDecoder<B> {
     }
 }
 
+/// `[E_V·Wᵀ, E_V·bᵀ]` (`[|V|, w + 1]`) for an output map `h·W + b` with `W` `[w, d]` and
+/// `b` `[d]` (a zero column without a bias): see [`ArDecoder::head_candidates`].
+fn fold_output_map<B: Backend>(
+    e_v: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    let [c, d] = e_v.dims();
+    let folded = e_v.clone().matmul(weight.transpose()); // [c, w]
+    let bias = match bias {
+        Some(b) => e_v.matmul(b.reshape([d, 1])),
+        None => Tensor::zeros([c, 1], &folded.device()),
+    };
+    Tensor::cat(vec![folded, bias], 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,24 +478,26 @@ mod tests {
         let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [n]), &dev);
         let scale = Tensor::<B, 1>::from_data([2.0f32], &dev);
 
+        // fresh leaves of the same values for each form: one graph per leaf (burn's
+        // autodiff cleans up shared graphs, and the lib tests run in parallel)
+        let leaf = |t: Tensor<B, 2>| Tensor::<B, 2>::from_inner(t.inner()).require_grad();
         let grads_of = |folded: bool| {
-            let h = Tensor::<B, 2>::from_inner(hidden.clone().inner()).require_grad();
+            let h = leaf(hidden.clone());
+            let weight = leaf(ar.out.weight.val());
+            let bias = leaf(ar.out.bias.as_ref().unwrap().val().unsqueeze::<2>());
+            let bias_1d = bias.clone().reshape([d]);
             let (loss, _) = if folded {
                 tied_head_ce_chunked_with(
                     ArDecoder::head_rows(h.clone()),
-                    ar.head_candidates(e_v.clone()),
+                    fold_output_map(e_v.clone(), weight.clone(), Some(bias_1d)),
                     true,
                     scale.clone(),
                     targets.clone(),
                     10 * c,
                 )
             } else {
-                tied_head_ce(
-                    ar.out.forward(h.clone()),
-                    e_v.clone(),
-                    scale.clone(),
-                    targets.clone(),
-                )
+                let rows = h.clone().matmul(weight.clone()) + bias_1d.unsqueeze::<2>();
+                tied_head_ce(rows, e_v.clone(), scale.clone(), targets.clone())
             };
             let value = loss.clone().into_scalar();
             let grads = loss.backward();
@@ -492,12 +508,11 @@ mod tests {
                     .to_vec::<f64>()
                     .unwrap()
             };
-            let bias = ar.out.bias.as_ref().unwrap().val().grad(&grads).unwrap();
             (
                 f64::from(value),
                 read(h.grad(&grads)),
-                read(ar.out.weight.val().grad(&grads)),
-                bias.into_data().convert::<f64>().to_vec::<f64>().unwrap(),
+                read(weight.grad(&grads)),
+                read(bias.grad(&grads)),
             )
         };
         let plain = grads_of(false);
