@@ -130,6 +130,13 @@ pub struct CllmConfig {
     /// existed read as `false`).
     #[config(default = false)]
     pub pooled_shortcut: bool,
+    /// Learned attention queries of the pooled shortcut beside its mean (0 = the mean
+    /// alone): each query pools the first stage's outputs with its own softmax weights over
+    /// the text's tokens, so that the shortcut can single out the tokens that tell a text
+    /// apart (its ingredients) rather than the ones every text shares. Used only with
+    /// `pooled_shortcut` (configs written before it existed read as 0).
+    #[config(default = 0)]
+    pub shortcut_queries: usize,
     /// The decoder (configs written before it existed read as the mirror).
     #[config(default = "DecoderConfig::Mirror")]
     pub decoder: DecoderConfig,
@@ -219,6 +226,8 @@ impl CllmConfig {
                 .or_insert(serde_json::Value::Bool(false));
             obj.entry("pooled_shortcut")
                 .or_insert(serde_json::Value::Bool(false));
+            obj.entry("shortcut_queries")
+                .or_insert(serde_json::Value::from(0));
         }
         serde_json::from_value(value)
     }
@@ -302,6 +311,9 @@ impl CllmConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if self.shortcut_queries > 0 && !self.pooled_shortcut {
+            return bad("shortcut_queries needs pooled_shortcut".into());
         }
         if let DecoderConfig::Autoregressive(ar) = &self.decoder {
             if ar.width == 0 || ar.layers == 0 || ar.heads == 0 || ar.prefix == 0 {
@@ -451,13 +463,16 @@ mod tests {
         obj.remove("decoder");
         obj.remove("latent_norm");
         obj.remove("pooled_shortcut");
+        obj.remove("shortcut_queries");
         let back = CllmConfig::from_saved(saved).unwrap();
         assert_eq!(back.decoder, DecoderConfig::Mirror);
         assert!(!back.latent_norm);
         assert!(!back.pooled_shortcut);
+        assert_eq!(back.shortcut_queries, 0);
         let new = CllmConfig::recipes_cpu(8)
             .with_latent_norm(true)
-            .with_pooled_shortcut(true);
+            .with_pooled_shortcut(true)
+            .with_shortcut_queries(4);
         let back = CllmConfig::from_saved(serde_json::to_value(&new).unwrap()).unwrap();
         assert_eq!(back, new);
     }

@@ -7,6 +7,7 @@ use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
 };
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Tensor};
 
@@ -278,9 +279,12 @@ pub struct CllmModel<B: Backend> {
     pub enc_norm: LayerNorm<B>,
     /// `top_positions·top_width → k`.
     pub to_latent: Linear<B>,
-    /// `width → k` from the mean of the first stage's outputs (absent in configs without
-    /// `pooled_shortcut`).
+    /// `(1 + shortcut_queries)·width → k` from the mean of the first stage's outputs and
+    /// their attention pools (absent in configs without `pooled_shortcut`).
     pub pooled: Option<Linear<B>>,
+    /// The shortcut's attention queries `[width, shortcut_queries]` (absent when it pools
+    /// by the mean alone).
+    pub pool_queries: Option<Param<Tensor<B, 2>>>,
     /// Standardisation of the text vector (absent in configs without `latent_norm`).
     pub latent_norm: Option<LatentNorm<B>>,
     /// The decoder.
@@ -343,9 +347,16 @@ impl<B: Backend> CllmModel<B> {
             enc_stages,
             enc_norm: LayerNormConfig::new(cfg.top_width()).init(device),
             to_latent: LinearConfig::new(top, cfg.k).init(device),
-            pooled: cfg
-                .pooled_shortcut
-                .then(|| LinearConfig::new(cfg.width, cfg.k).init(device)),
+            pooled: cfg.pooled_shortcut.then(|| {
+                LinearConfig::new((1 + cfg.shortcut_queries) * cfg.width, cfg.k).init(device)
+            }),
+            pool_queries: (cfg.pooled_shortcut && cfg.shortcut_queries > 0).then(|| {
+                Param::from_tensor(Tensor::random(
+                    [cfg.width, cfg.shortcut_queries],
+                    Distribution::Normal(0.0, 1.0 / (cfg.width as f64).sqrt()),
+                    device,
+                ))
+            }),
             latent_norm: cfg.latent_norm.then(|| LatentNorm::new(cfg.k, device)),
             decoder,
             log_scale: Param::from_tensor(Tensor::zeros([1], device)),
@@ -372,7 +383,11 @@ impl<B: Backend> CllmModel<B> {
             mask = None;
             if s == 0 {
                 if let Some(shortcut) = &self.pooled {
-                    pooled = Some(shortcut.forward(token_mean(h.clone(), pad_mask.clone())));
+                    let mut pools = vec![token_mean(h.clone(), pad_mask.clone())];
+                    if let Some(queries) = &self.pool_queries {
+                        pools.push(attention_pool(h.clone(), queries.val(), pad_mask.clone()));
+                    }
+                    pooled = Some(shortcut.forward(Tensor::cat(pools, 1)));
                 }
             }
             let [b, n, w] = h.dims();
@@ -425,6 +440,26 @@ fn token_mean<B: Backend>(h: Tensor<B, 3>, pad_mask: Option<Tensor<B, 2, Bool>>)
     let keep = mask.bool_not().float().reshape([b, n, 1]);
     let count = keep.clone().sum_dim(1).clamp_min(1.0); // [b, 1, 1]
     ((h * keep).sum_dim(1) / count).reshape([b, w])
+}
+
+/// Attention pools of `h` (`[b, n, w]`) under learned `queries` (`[w, m]`): each query
+/// weighs the positions by the softmax of `h · query` over the positions `pad_mask`
+/// (`[b, n]`, true = padding) leaves, and takes the weighted sum. `[b, m·w]`, query by
+/// query. An all-padding row weighs all positions alike (finite, never NaN).
+fn attention_pool<B: Backend>(
+    h: Tensor<B, 3>,
+    queries: Tensor<B, 2>,
+    pad_mask: Option<Tensor<B, 2, Bool>>,
+) -> Tensor<B, 2> {
+    let [b, n, w] = h.dims();
+    let m = queries.dims()[1];
+    let scores = h.clone().matmul(queries.unsqueeze::<3>().expand([b, w, m])); // [b, n, m]
+    let scores = match pad_mask {
+        Some(mask) => scores.mask_fill(mask.reshape([b, n, 1]).expand([b, n, m]), -1e9),
+        None => scores,
+    };
+    let weights = softmax(scores, 1); // over the positions
+    weights.swap_dims(1, 2).matmul(h).reshape([b, m * w])
 }
 
 #[cfg(test)]
@@ -655,6 +690,86 @@ mod tests {
         };
         let after = moved.encode(x, None).into_data().to_vec::<f32>().unwrap();
         assert_ne!(before, after);
+    }
+
+    #[test]
+    fn attention_pool_weighs_the_texts_tokens_by_their_softmax() {
+        let device = Default::default();
+        let (b, n, w, m) = (2, 5, 3, 2);
+        let hv: Vec<f32> = (0..b * n * w)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let qv: Vec<f32> = (0..w * m)
+            .map(|i| ((i * 5 % 7) as f32 - 3.0) / 2.0)
+            .collect();
+        let h = Tensor::<NdArray, 3>::from_data(TensorData::new(hv.clone(), [b, n, w]), &device);
+        let q = Tensor::<NdArray, 2>::from_data(TensorData::new(qv.clone(), [w, m]), &device);
+        let lens = [3usize, 5];
+        let pad: Vec<bool> = lens
+            .iter()
+            .flat_map(|&len| (0..n).map(move |p| p >= len))
+            .collect();
+        let mask = Tensor::<NdArray, 2, Bool>::from_data(TensorData::new(pad, [b, n]), &device);
+        let got = attention_pool(h.clone(), q.clone(), Some(mask))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        // the reference in f64, position by position
+        for (i, &len) in lens.iter().enumerate() {
+            for j in 0..m {
+                let row = |p: usize| &hv[(i * n + p) * w..(i * n + p + 1) * w];
+                let score = |p: usize| -> f64 {
+                    (0..w)
+                        .map(|c| f64::from(row(p)[c]) * f64::from(qv[c * m + j]))
+                        .sum()
+                };
+                let top = (0..len).map(score).fold(f64::MIN, f64::max);
+                let e: Vec<f64> = (0..len).map(|p| (score(p) - top).exp()).collect();
+                let total: f64 = e.iter().sum();
+                for c in 0..w {
+                    let want: f64 = (0..len)
+                        .map(|p| e[p] / total * f64::from(row(p)[c]))
+                        .sum::<f64>();
+                    let g = f64::from(got[i * m * w + j * w + c]);
+                    // f32 softmax and sums of ≤ 5 terms of size ≤ 1.5: well under 1e-5
+                    assert!(
+                        (g - want).abs() < 1e-5,
+                        "text {i} query {j} col {c}: {g} vs {want}"
+                    );
+                }
+            }
+        }
+        // all padding: finite
+        let all = Tensor::<NdArray, 2, Bool>::from_data(
+            TensorData::new(vec![true; b * n], [b, n]),
+            &device,
+        );
+        let pooled = attention_pool(h, q, Some(all))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert!(pooled.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn the_shortcuts_queries_are_in_the_model_only_when_configured() {
+        let device = Default::default();
+        let mean_only = tiny().with_pooled_shortcut(true);
+        let with_queries = mean_only.clone().with_shortcut_queries(3);
+        let a = CllmModel::<NdArray>::new(&mean_only, &device).unwrap();
+        let b = CllmModel::<NdArray>::new(&with_queries, &device).unwrap();
+        assert!(a.pool_queries.is_none());
+        assert_eq!(
+            b.pool_queries.as_ref().expect("queries").val().dims(),
+            [mean_only.width, 3]
+        );
+        assert_eq!(
+            b.num_params(),
+            a.num_params() + 3 * mean_only.width * (1 + mean_only.k)
+        );
+        let x = Tensor::<NdArray, 3>::random([2, 16, 6], Distribution::Default, &device);
+        assert_eq!(b.encode(x, None).dims(), [2, mean_only.k]);
+        assert!(tiny().with_shortcut_queries(2).validate().is_err());
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct ExperimentArgs {
     /// map (see `cllm train --pooled-shortcut`).
     #[arg(long)]
     pooled_shortcut: bool,
+    /// Attention queries of CLLM1's pooled shortcut beside its mean (see `cllm train
+    /// --shortcut-queries`).
+    #[arg(long, default_value_t = 0)]
+    shortcut_queries: usize,
     /// CLLM1's training budget in minutes of wall time (the default fits the whole
     /// experiment into 20 minutes on 2 CPU cores).
     #[arg(long, default_value_t = 11.0)]
@@ -131,6 +135,9 @@ impl ExperimentArgs {
         };
         model.latent_norm |= self.latent_norm;
         model.pooled_shortcut |= self.pooled_shortcut;
+        if self.shortcut_queries > 0 {
+            model.shortcut_queries = self.shortcut_queries;
+        }
         let cllm1 = TrainOptions {
             model,
             batch_size: self.batch,

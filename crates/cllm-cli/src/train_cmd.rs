@@ -61,6 +61,10 @@ pub struct TrainArgs {
     /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
     #[arg(long)]
     pooled_shortcut: bool,
+    /// Learned attention queries of the pooled shortcut beside its mean (0 = the mean
+    /// alone; needs --pooled-shortcut). A new model's setting.
+    #[arg(long)]
+    shortcut_queries: Option<usize>,
     /// Output directory (checkpoints, best model, token cache, eval.json). Running the same
     /// command again resumes an interrupted run.
     #[arg(long, default_value = "runs/cllm1")]
@@ -237,6 +241,19 @@ impl TrainArgs {
             &mut model.pooled_shortcut,
             fresh,
         )?;
+        if let Some(m) = self.shortcut_queries {
+            if !fresh && m != model.shortcut_queries {
+                return Err(format!(
+                    "--shortcut-queries applies to a new model (this one's config has {})",
+                    model.shortcut_queries
+                )
+                .into());
+            }
+            if m > 0 && !model.pooled_shortcut {
+                return Err("--shortcut-queries needs --pooled-shortcut".into());
+            }
+            model.shortcut_queries = m;
+        }
         Ok(model)
     }
 

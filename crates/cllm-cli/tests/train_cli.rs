@@ -100,6 +100,7 @@ fn train_resume_fine_tune_and_align() {
     normed[2] = run6.to_str().unwrap();
     normed.push("--latent-norm");
     normed.push("--pooled-shortcut");
+    normed.extend_from_slice(&["--shortcut-queries", "2"]);
     assert!(cllm(&normed).status.success());
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run6.join("model").join("config.json")).unwrap(),
@@ -107,12 +108,17 @@ fn train_resume_fine_tune_and_align() {
     .unwrap();
     assert_eq!(config["latent_norm"], true);
     assert_eq!(config["pooled_shortcut"], true);
+    assert_eq!(config["shortcut_queries"], 2);
     // a fine-tuned model keeps its architecture: asking for the norm or the shortcut on one
     // without it fails
     let run7 = tmp.path().join("latent-norm-init");
     let model5 = run5.join("model");
-    for flag in ["--latent-norm", "--pooled-shortcut"] {
-        let out = cllm(&[
+    for flag in [
+        &["--latent-norm"][..],
+        &["--pooled-shortcut"],
+        &["--shortcut-queries", "2"],
+    ] {
+        let mut args = vec![
             "train",
             "--out",
             run7.to_str().unwrap(),
@@ -120,11 +126,13 @@ fn train_resume_fine_tune_and_align() {
             run1_s,
             "--init-from",
             model5.to_str().unwrap(),
-            flag,
             "--steps",
             "1",
             "--offline",
-        ]);
+        ];
+        args.extend_from_slice(flag);
+        let out = cllm(&args);
+        let flag = flag[0];
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
