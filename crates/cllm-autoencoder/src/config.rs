@@ -315,6 +315,12 @@ impl CllmConfig {
         if self.shortcut_queries > 0 && !self.pooled_shortcut {
             return bad("shortcut_queries needs pooled_shortcut".into());
         }
+        if self.shortcut_queries > self.max_len {
+            return bad(format!(
+                "shortcut_queries {} exceeds the {} positions it pools",
+                self.shortcut_queries, self.max_len
+            ));
+        }
         if let DecoderConfig::Autoregressive(ar) = &self.decoder {
             if ar.width == 0 || ar.layers == 0 || ar.heads == 0 || ar.prefix == 0 {
                 return bad("decoder width, layers, heads and prefix must be positive".into());

@@ -770,6 +770,10 @@ mod tests {
         let x = Tensor::<NdArray, 3>::random([2, 16, 6], Distribution::Default, &device);
         assert_eq!(b.encode(x, None).dims(), [2, mean_only.k]);
         assert!(tiny().with_shortcut_queries(2).validate().is_err());
+        let too_many = mean_only
+            .clone()
+            .with_shortcut_queries(mean_only.max_len + 1);
+        assert!(too_many.validate().is_err());
     }
 
     #[test]
