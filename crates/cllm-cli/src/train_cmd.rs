@@ -249,11 +249,9 @@ impl TrainArgs {
                 )
                 .into());
             }
-            if m > 0 && !model.pooled_shortcut {
-                return Err("--shortcut-queries needs --pooled-shortcut".into());
-            }
             model.shortcut_queries = m;
         }
+        model.validate()?; // before the minutes of preparing the data
         Ok(model)
     }
 

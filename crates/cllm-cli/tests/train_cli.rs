@@ -141,6 +141,24 @@ fn train_resume_fine_tune_and_align() {
         );
     }
 
+    // attention pools without the shortcut they belong to: refused before any data is read
+    let out = cllm(&[
+        "train",
+        "--out",
+        run7.to_str().unwrap(),
+        "--data",
+        run1_s,
+        "--shortcut-queries",
+        "2",
+        "--offline",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("shortcut_queries needs pooled_shortcut"),
+        "{stderr}"
+    );
+
     // CLLM2: fine-tune on soup with replay; the architecture comes from CLLM1's model
     let run2 = tmp.path().join("cllm2");
     let model1 = run1.join("model");
