@@ -17,9 +17,10 @@ use crate::codec::Cllm;
 use crate::decoding::DecodeOptions;
 use crate::error::{AutoencoderError, Result};
 use crate::eval::{auroc, knn_void_scores, EvalReport};
+use crate::lookup::TrainingLookup;
 use crate::persist;
 use crate::semantic::SemanticTargets;
-use crate::text_metrics::{positional_accuracy, repeated_trigram_rate, word_f1};
+use crate::text_metrics::{positional_accuracy, repeated_trigram_rate, word_f1, word_set};
 use crate::train::{train, RunControl, TrainData, TrainOptions, TrainReport};
 use crate::vocab::VocabTable;
 
@@ -93,6 +94,15 @@ pub struct FreeRunning {
     pub word_f1: Option<f64>,
     /// Mean share of repeated word trigrams in the decodes (`None` without a backbone).
     pub repeated_trigrams: Option<f64>,
+    /// Mean word F1 of the reference training text whose vector lies nearest the text's
+    /// (the text itself left out): what looking the text up in the training data instead of
+    /// decoding its vector scores ([`TrainingLookup`]). `None` without a backbone.
+    #[serde(default)]
+    pub nearest_training_word_f1: Option<f64>,
+    /// Mean of the best word F1 that any reference training text reaches against the text:
+    /// the most a lookup could score, knowing the answer. `None` without a backbone.
+    #[serde(default)]
+    pub best_training_word_f1: Option<f64>,
 }
 
 /// How far a held-out family lies from the training data in text-vector space: the void
@@ -342,13 +352,30 @@ fn run_on_cache<B: AutodiffBackend>(
         };
         Ok(text.chars().take(300).collect())
     };
+    // the training texts that the void scores and the lookup baseline read against
+    let reference_ids: Vec<Vec<u32>> = seeded_sample(&split.train, job.separation_reference, seed)
+        .into_iter()
+        .map(|i| data.cache.texts[i].ids.clone())
+        .collect();
+    let reference = vectors_of(&cllm, &reference_ids)?;
+    let lookup = match backbone {
+        Some(b) => Some(TrainingLookup::new(
+            reference_ids.clone(),
+            reference.clone(),
+            reference_ids
+                .iter()
+                .map(|t| Ok(word_set(&b.detokenize(t)?)))
+                .collect::<Result<_>>()?,
+        )?),
+        None => None,
+    };
     let mut splits = Vec::new();
     for (name, texts) in groups {
         if texts.is_empty() {
             continue;
         }
         let (r, _) = cllm.evaluate_ids(&texts)?;
-        let (free_running, decoded) = free_running(&cllm, &texts, backbone)?;
+        let (free_running, decoded) = free_running(&cllm, &texts, backbone, lookup.as_ref())?;
         splits.push(SplitResult {
             name,
             report: r,
@@ -357,7 +384,7 @@ fn run_on_cache<B: AutodiffBackend>(
             free_running,
         });
     }
-    let separation = separation(&cllm, &data.cache, &split, job.separation_reference, seed)?;
+    let separation = separation(&cllm, &data.cache, &split, &reference)?;
     for s in &separation {
         tracing::info!(family = %s.family, auroc = s.auroc, "void-score separation");
     }
@@ -377,11 +404,25 @@ fn run_on_cache<B: AutodiffBackend>(
     Ok(out)
 }
 
-/// Encodes `texts`, decodes them free-running, and scores the decodes.
+/// The text vectors of texts given as token ids, as plain rows.
+fn vectors_of<B: burn::tensor::backend::Backend>(
+    cllm: &Cllm<B>,
+    texts: &[Vec<u32>],
+) -> Result<Vec<Vec<f32>>> {
+    Ok(cllm
+        .encode_ids(texts)?
+        .into_iter()
+        .map(|v| v.as_slice().to_vec())
+        .collect())
+}
+
+/// Encodes `texts`, decodes them free-running, and scores the decodes (and, with a
+/// backbone and a lookup, what the nearest training texts would score instead).
 fn free_running<B: burn::tensor::backend::Backend>(
     cllm: &Cllm<B>,
     texts: &[Vec<u32>],
     backbone: Option<&dyn Backbone>,
+    lookup: Option<&TrainingLookup>,
 ) -> Result<(FreeRunning, Vec<Vec<u32>>)> {
     let vectors = cllm.encode_ids(texts)?;
     let opts = DecodeOptions {
@@ -396,15 +437,22 @@ fn free_running<B: burn::tensor::backend::Backend>(
         acc += positional_accuracy(&d.ids, t);
         exact += usize::from(d.ended && d.ids == *t);
     }
-    let (mut f1, mut rep) = (None, None);
+    let (mut f1, mut rep, mut looked_up) = (None, None, None);
     if let Some(b) = backbone {
         let (mut f, mut r) = (0.0, 0.0);
+        let mut originals = Vec::with_capacity(texts.len());
         for (t, d) in texts.iter().zip(&decoded) {
             let text = b.detokenize(&d.ids)?;
-            f += word_f1(&text, &b.detokenize(t)?);
+            let original = b.detokenize(t)?;
+            f += word_f1(&text, &original);
             r += repeated_trigram_rate(&text);
+            originals.push(word_set(&original));
         }
         (f1, rep) = (Some(f / n), Some(r / n));
+        if let Some(l) = lookup {
+            let rows: Vec<Vec<f32>> = vectors.iter().map(|v| v.as_slice().to_vec()).collect();
+            looked_up = l.mean_scores(texts, &rows, &originals)?;
+        }
     }
     let report = FreeRunning {
         texts: texts.len(),
@@ -412,6 +460,8 @@ fn free_running<B: burn::tensor::backend::Backend>(
         exact_text_rate: exact as f64 / n,
         word_f1: f1,
         repeated_trigrams: rep,
+        nearest_training_word_f1: looked_up.map(|s| s.nearest_word_f1),
+        best_training_word_f1: looked_up.map(|s| s.best_word_f1),
     };
     Ok((report, decoded.into_iter().map(|d| d.ids).collect()))
 }
@@ -422,31 +472,22 @@ fn separation<B: burn::tensor::backend::Backend>(
     cllm: &Cllm<B>,
     cache: &TokenCache,
     split: &crate::cache::Split,
-    reference: usize,
-    seed: u64,
+    reference: &[Vec<f32>],
 ) -> Result<Vec<FamilySeparation>> {
-    if split.val.is_empty() || split.train.is_empty() {
+    if split.val.is_empty() || reference.is_empty() {
         return Ok(Vec::new());
     }
-    let encode = |idx: &[usize], n: usize| -> Result<Vec<Vec<f32>>> {
-        let ids: Vec<Vec<u32>> = seeded_sample(idx, n, seed)
-            .into_iter()
-            .map(|i| cache.texts[i].ids.clone())
-            .collect();
-        Ok(cllm
-            .encode_ids(&ids)?
-            .into_iter()
-            .map(|v| v.as_slice().to_vec())
-            .collect())
+    let encode = |idx: &[usize]| -> Result<Vec<Vec<f32>>> {
+        let ids: Vec<Vec<u32>> = idx.iter().map(|&i| cache.texts[i].ids.clone()).collect();
+        vectors_of(cllm, &ids)
     };
-    let reference = encode(&split.train, reference)?;
-    let val = knn_void_scores(&reference, &encode(&split.val, usize::MAX)?, 10)?;
+    let val = knn_void_scores(reference, &encode(&split.val)?, 10)?;
     let mut out = Vec::new();
     for (family, idx) in &split.held_out {
         if idx.is_empty() {
             continue;
         }
-        let fam = knn_void_scores(&reference, &encode(idx, usize::MAX)?, 10)?;
+        let fam = knn_void_scores(reference, &encode(idx)?, 10)?;
         out.push(FamilySeparation {
             family: family.clone(),
             texts: fam.len(),

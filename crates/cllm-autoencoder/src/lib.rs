@@ -60,6 +60,7 @@ pub mod eval;
 pub mod export;
 pub mod head_ce;
 pub mod job;
+pub mod lookup;
 pub mod loss;
 pub mod model;
 mod persist;

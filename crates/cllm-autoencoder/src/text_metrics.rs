@@ -29,12 +29,22 @@ pub fn words(text: &str) -> Vec<String> {
 /// assert!((word_f1("tomato soup", "tomato pizza") - 0.5).abs() < 1e-12);
 /// ```
 pub fn word_f1(decoded: &str, original: &str) -> f64 {
-    let a: HashSet<String> = words(decoded).into_iter().collect();
-    let b: HashSet<String> = words(original).into_iter().collect();
+    word_set_f1(&word_set(decoded), &word_set(original))
+}
+
+/// The set of a text's lower-case words ([`words`]), for scoring one text against many.
+pub fn word_set(text: &str) -> HashSet<String> {
+    words(text).into_iter().collect()
+}
+
+/// [`word_f1`] of two word sets: `2·|A∩B| / (|A|+|B|)`, 1 when both are empty.
+pub fn word_set_f1(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
-    2.0 * a.intersection(&b).count() as f64 / (a.len() + b.len()) as f64
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let common = small.iter().filter(|w| large.contains(*w)).count();
+    2.0 * common as f64 / (a.len() + b.len()) as f64
 }
 
 /// Fraction of a text's word trigrams that repeat an earlier one (0 for fewer than three

@@ -60,13 +60,14 @@ pub struct ExperimentArgs {
     #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
     decoder: String,
     /// Standardise every coordinate of CLLM1's text vectors (see `cllm train
-    /// --latent-norm`).
-    #[arg(long)]
-    latent_norm: bool,
+    /// --latent-norm`; on by default with the ar decoder, `--latent-norm false` turns it off).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    latent_norm: Option<bool>,
     /// Add the mean of the first stage's outputs to CLLM1's text vectors through a linear
-    /// map (see `cllm train --pooled-shortcut`).
-    #[arg(long)]
-    pooled_shortcut: bool,
+    /// map (see `cllm train --pooled-shortcut`; on by default with the ar decoder,
+    /// `--pooled-shortcut false` turns it off).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pooled_shortcut: Option<bool>,
     /// Attention queries of CLLM1's pooled shortcut beside its mean (see `cllm train
     /// --shortcut-queries`).
     #[arg(long, default_value_t = 0)]
@@ -133,8 +134,12 @@ impl ExperimentArgs {
             (_, ar @ DecoderConfig::Autoregressive(_)) => ar,
             _ => DecoderConfig::Autoregressive(Default::default()),
         };
-        model.latent_norm |= self.latent_norm;
-        model.pooled_shortcut |= self.pooled_shortcut;
+        // on by default for a new ar model (the best measured settings); a config file's own
+        let new_ar = self.model_config.is_none() && model.is_autoregressive();
+        model.latent_norm = self.latent_norm.unwrap_or(model.latent_norm || new_ar);
+        model.pooled_shortcut = self
+            .pooled_shortcut
+            .unwrap_or(model.pooled_shortcut || new_ar);
         if self.shortcut_queries > 0 {
             model.shortcut_queries = self.shortcut_queries;
         }

@@ -52,15 +52,17 @@ pub struct TrainArgs {
     decoder_layers: Option<usize>,
     /// Standardise every coordinate of the text vector (batch normalisation without a
     /// learned scale), against the encoder's collapse to one vector for all texts: the
-    /// decoder then follows the vector, at some cost to the void geometry
-    /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
-    #[arg(long)]
-    latent_norm: bool,
+    /// decoder then follows the vector (docs/autoencoder.md). On by default for a new model
+    /// with the ar decoder (`--latent-norm false` turns it off); a fine-tuned model keeps
+    /// its own.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    latent_norm: Option<bool>,
     /// Add a linear map of the mean of the first stage's outputs to the text vector: a
     /// short path from every token to the vector beside the staged folding
-    /// (docs/autoencoder.md). A new model's setting; a fine-tuned model keeps its own.
-    #[arg(long)]
-    pooled_shortcut: bool,
+    /// (docs/autoencoder.md). On by default for a new model with the ar decoder
+    /// (`--pooled-shortcut false` turns it off); a fine-tuned model keeps its own.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pooled_shortcut: Option<bool>,
     /// Learned attention queries of the pooled shortcut beside its mean (0 = the mean
     /// alone; needs --pooled-shortcut). A new model's setting.
     #[arg(long)]
@@ -166,17 +168,26 @@ pub struct TrainArgs {
     prepare_only: bool,
 }
 
-/// Turns on an architecture setting a flag asks for: in a new model's config, or nowhere —
-/// a fine-tuned model keeps the architecture it was trained with, so asking for a setting
-/// its config lacks is an error naming the flag.
-fn switch_on(flag: &str, asked: bool, setting: &mut bool, fresh: bool) -> Result<(), String> {
-    if asked && !*setting {
-        if !fresh {
+/// An on/off architecture setting: a new model takes the flag's value, or `default` without
+/// the flag; a model read from a file (`--init-from`, `--model-config`) keeps the
+/// architecture it was made with, so a flag asking for the other value is an error naming it.
+fn architecture_switch(
+    flag: &str,
+    asked: Option<bool>,
+    setting: &mut bool,
+    fresh: bool,
+    default: bool,
+) -> Result<(), String> {
+    match asked {
+        None if fresh => *setting = default,
+        Some(on) if fresh => *setting = on,
+        Some(on) if on != *setting => {
             return Err(format!(
-                "{flag} applies to a new model (this one's config has none)"
-            ));
+                "{flag} {on} applies to a new model (this one's config has {})",
+                if *setting { "it" } else { "none" }
+            ))
         }
-        *setting = true;
+        _ => {}
     }
     Ok(())
 }
@@ -229,17 +240,21 @@ impl TrainArgs {
         if let Some(d) = self.dropout {
             model.dropout = d;
         }
-        switch_on(
+        // the norm and the shortcut: the best measured ar settings (docs/autoencoder.md)
+        let ar = model.is_autoregressive();
+        architecture_switch(
             "--latent-norm",
             self.latent_norm,
             &mut model.latent_norm,
             fresh,
+            ar,
         )?;
-        switch_on(
+        architecture_switch(
             "--pooled-shortcut",
             self.pooled_shortcut,
             &mut model.pooled_shortcut,
             fresh,
+            ar,
         )?;
         if let Some(m) = self.shortcut_queries {
             if !fresh && m != model.shortcut_queries {
@@ -449,14 +464,26 @@ fn print_report(job: &TrainJob, report: &JobReport) {
     };
     println!("token accuracy {teacher}; free-running: greedy, no repeated trigram; word F1 floor (two random recipes) 0.29");
     println!(
-        "{:<14} {:>6} {:>9} {:>7} {:>9} {:>7} {:>8} {:>7}",
-        "split", "texts", "tokenAcc", "exact", "freeAcc", "freeEx", "wordF1", "rep3"
+        "lookupF1: word F1 of the training text with the nearest vector (a lookup instead of a decode); bestF1: of the best training text"
+    );
+    println!(
+        "{:<14} {:>6} {:>9} {:>7} {:>9} {:>7} {:>8} {:>7} {:>9} {:>7}",
+        "split",
+        "texts",
+        "tokenAcc",
+        "exact",
+        "freeAcc",
+        "freeEx",
+        "wordF1",
+        "rep3",
+        "lookupF1",
+        "bestF1"
     );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     for s in &report.splits {
         let f = &s.free_running;
         println!(
-            "{:<14} {:>6} {:>9.4} {:>7.4} {:>9.4} {:>7.4} {:>8} {:>7}",
+            "{:<14} {:>6} {:>9.4} {:>7.4} {:>9.4} {:>7.4} {:>8} {:>7} {:>9} {:>7}",
             s.name,
             s.report.texts,
             s.report.token_accuracy,
@@ -464,7 +491,9 @@ fn print_report(job: &TrainJob, report: &JobReport) {
             f.token_accuracy,
             f.exact_text_rate,
             opt(f.word_f1),
-            opt(f.repeated_trigrams)
+            opt(f.repeated_trigrams),
+            opt(f.nearest_training_word_f1),
+            opt(f.best_training_word_f1)
         );
     }
     if let Some(s) = report.splits.iter().find(|s| s.name == "val") {

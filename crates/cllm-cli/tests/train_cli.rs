@@ -54,6 +54,23 @@ fn train_resume_fine_tune_and_align() {
         "token accuracy {tok} is not a count over {tokens} tokens"
     );
 
+    // the lookup baseline: the nearest training text scores at most the best one, and a
+    // training text is not looked up as itself (which would score exactly 1)
+    for s in report["splits"].as_array().unwrap() {
+        let f = &s["free_running"];
+        let (nearest, best) = (
+            f["nearest_training_word_f1"].as_f64().expect("lookup F1"),
+            f["best_training_word_f1"].as_f64().expect("best F1"),
+        );
+        assert!((0.0..=best).contains(&nearest) && best <= 1.0, "{f}");
+        if s["name"] == "train" {
+            assert!(
+                nearest < 1.0,
+                "a training text was looked up as itself: {f}"
+            );
+        }
+    }
+
     // the same command again: the finished run is found and not retrained
     assert!(cllm(&args).status.success());
     assert_eq!(eval(&run1)["steps"], 3);
@@ -91,8 +108,30 @@ fn train_resume_fine_tune_and_align() {
         "--gguf",
         "/nonexistent.gguf",
     ]);
-    assert!(cllm(&prepared).status.success());
-    assert_eq!(eval(&run5)["steps"], 2);
+    // the norm and the shortcut are on by default for a new ar model (run 1) and can be
+    // turned off (run 5)
+    let config_of = |run: &Path| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(run.join("model").join("config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let default_config = config_of(&run1);
+    assert_eq!(default_config["latent_norm"], true);
+    assert_eq!(default_config["pooled_shortcut"], true);
+    let mut plain = prepared.clone();
+    plain.extend_from_slice(&["--latent-norm", "false", "--pooled-shortcut", "false"]);
+    assert!(cllm(&plain).status.success());
+    assert_eq!(config_of(&run5)["latent_norm"], false);
+    assert_eq!(config_of(&run5)["pooled_shortcut"], false);
+    let report5 = eval(&run5);
+    assert_eq!(report5["steps"], 2);
+    // without a backbone to read words with, there is no word F1 and no lookup baseline
+    let f5 = &report5["splits"][0]["free_running"];
+    assert!(
+        f5["word_f1"].is_null() && f5["nearest_training_word_f1"].is_null(),
+        "{f5}"
+    );
 
     // a new model with the standardised text vector says so in its config
     let run6 = tmp.path().join("latent-norm");
@@ -102,10 +141,7 @@ fn train_resume_fine_tune_and_align() {
     normed.push("--pooled-shortcut");
     normed.extend_from_slice(&["--shortcut-queries", "2"]);
     assert!(cllm(&normed).status.success());
-    let config: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run6.join("model").join("config.json")).unwrap(),
-    )
-    .unwrap();
+    let config = config_of(&run6);
     assert_eq!(config["latent_norm"], true);
     assert_eq!(config["pooled_shortcut"], true);
     assert_eq!(config["shortcut_queries"], 2);
@@ -136,7 +172,7 @@ fn train_resume_fine_tune_and_align() {
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains(&format!("{flag} applies to a new model")),
+            stderr.contains(flag) && stderr.contains("applies to a new model"),
             "{stderr}"
         );
     }
@@ -148,8 +184,12 @@ fn train_resume_fine_tune_and_align() {
         run7.to_str().unwrap(),
         "--data",
         run1_s,
+        "--pooled-shortcut",
+        "false",
         "--shortcut-queries",
         "2",
+        "--steps",
+        "1",
         "--offline",
     ]);
     assert!(!out.status.success());

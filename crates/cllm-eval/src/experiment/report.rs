@@ -91,6 +91,7 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
             "exact",
             "free token acc",
             "free word F1",
+            "nearest training text's F1",
         ]
         .map(String::from)
         .to_vec(),
@@ -107,6 +108,9 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
                     format!("{:.3}", s.free_running.token_accuracy),
                     s.free_running
                         .word_f1
+                        .map_or("-".into(), |f| format!("{f:.3}")),
+                    s.free_running
+                        .nearest_training_word_f1
                         .map_or("-".into(), |f| format!("{f:.3}")),
                 ]
             })
