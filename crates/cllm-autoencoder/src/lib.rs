@@ -86,7 +86,10 @@ pub use job::{
 };
 pub use loss::LossConfig;
 pub use model::{CllmModel, Decoder, MirrorDecoder};
-pub use train::{train, RunControl, StopReason, TrainData, TrainOptions, TrainReport, TrainState};
+pub use train::{
+    saved_run_options, train, RunControl, StopReason, TrainData, TrainOptions, TrainReport,
+    TrainState,
+};
 pub use vocab::VocabTable;
 
 /// The CPU training backend: autodiff over `cllm-backend`'s

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cllm_autoencoder::{
-    AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend, LossConfig, SplitOptions,
-    TrainOptions,
+    saved_run_options, AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend,
+    LossConfig, SplitOptions, TrainOptions,
 };
 use cllm_backbone::MiniLm;
 use cllm_backbone::{device, LlamaBackbone};
 use cllm_eval::experiment::{
-    run_experiment, run_sweep, ExperimentOptions, Reading, SentenceBaseline, SweepOptions,
+    run_experiment, run_sweep, ExperimentOptions, Reading, SentenceBaseline, SweepOptions, CLLM1,
 };
 
 use crate::corpus_args::CorpusArgs;
@@ -116,6 +116,13 @@ pub struct ExperimentArgs {
 }
 
 impl ExperimentArgs {
+    /// The output folder: `--out`, or `runs/experiment-FAMILY`.
+    fn out_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("runs/experiment-{}", self.family)))
+    }
+
     fn options(&self) -> Result<ExperimentOptions, Box<dyn std::error::Error + Send + Sync>> {
         let preset = match (&self.preset, device::backend_name()) {
             (Some(p), _) => p.clone(),
@@ -134,12 +141,18 @@ impl ExperimentArgs {
             (_, ar @ DecoderConfig::Autoregressive(_)) => ar,
             _ => DecoderConfig::Autoregressive(Default::default()),
         };
-        // on by default for a new ar model (the best measured settings); a config file's own
+        // on by default for a new ar model (the best measured settings); a config file's own;
+        // a CLLM1 already in the output folder keeps what it was started with, so that the
+        // same command reuses an experiment made under the older defaults
         let new_ar = self.model_config.is_none() && model.is_autoregressive();
-        model.latent_norm = self.latent_norm.unwrap_or(model.latent_norm || new_ar);
+        let (norm, shortcut) = match saved_run_options(&self.out_dir().join(CLLM1))? {
+            Some(run) => (run.model.latent_norm, run.model.pooled_shortcut),
+            None => (new_ar, new_ar),
+        };
+        model.latent_norm = self.latent_norm.unwrap_or(model.latent_norm || norm);
         model.pooled_shortcut = self
             .pooled_shortcut
-            .unwrap_or(model.pooled_shortcut || new_ar);
+            .unwrap_or(model.pooled_shortcut || shortcut);
         if self.shortcut_queries > 0 {
             model.shortcut_queries = self.shortcut_queries;
         }
@@ -220,10 +233,7 @@ impl ExperimentArgs {
 
 pub fn run(args: ExperimentArgs) -> CmdResult {
     let opts = args.options()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/experiment-{}", args.family)));
+    let out = args.out_dir();
     let (paths, mut corpus) = args.corpus.resolve(&args.assets, args.minilm)?;
     corpus.truncate(args.limit.unwrap_or(usize::MAX));
     corpus.require_groups(std::slice::from_ref(&args.family))?;

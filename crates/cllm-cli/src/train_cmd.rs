@@ -8,9 +8,9 @@ use std::sync::Arc;
 use burn::module::Module;
 use clap::Args;
 use cllm_autoencoder::{
-    prepare_data_dir, run_prepared_train_job, run_train_job, ArDecoderConfig, AutoencoderError,
-    CllmConfig, CllmModel, DecoderConfig, DefaultTrainBackend, JobReport, LossConfig, RunControl,
-    SplitOptions, TrainJob, TrainOptions,
+    prepare_data_dir, run_prepared_train_job, run_train_job, saved_run_options, ArDecoderConfig,
+    AutoencoderError, CllmConfig, CllmModel, DecoderConfig, DefaultTrainBackend, JobReport,
+    LossConfig, RunControl, SplitOptions, TrainJob, TrainOptions,
 };
 use cllm_backbone::{device, LlamaBackbone};
 
@@ -240,21 +240,27 @@ impl TrainArgs {
         if let Some(d) = self.dropout {
             model.dropout = d;
         }
-        // the norm and the shortcut: the best measured ar settings (docs/autoencoder.md)
+        // the norm and the shortcut: on for a new ar model (the best measured settings,
+        // docs/autoencoder.md); a run already in OUT keeps what it was started with, so that
+        // the same command resumes a run made under the older defaults
         let ar = model.is_autoregressive();
+        let (norm, shortcut) = match saved_run_options(&self.out)? {
+            Some(run) => (run.model.latent_norm, run.model.pooled_shortcut),
+            None => (ar, ar),
+        };
         architecture_switch(
             "--latent-norm",
             self.latent_norm,
             &mut model.latent_norm,
             fresh,
-            ar,
+            norm,
         )?;
         architecture_switch(
             "--pooled-shortcut",
             self.pooled_shortcut,
             &mut model.pooled_shortcut,
             fresh,
-            ar,
+            shortcut,
         )?;
         if let Some(m) = self.shortcut_queries {
             if !fresh && m != model.shortcut_queries {

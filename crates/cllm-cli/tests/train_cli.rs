@@ -126,6 +126,16 @@ fn train_resume_fine_tune_and_align() {
     assert_eq!(config_of(&run5)["pooled_shortcut"], false);
     let report5 = eval(&run5);
     assert_eq!(report5["steps"], 2);
+    // the same command without the flags (a run made under the older defaults) is found and
+    // kept, not refused as a run with another model
+    let again = cllm(&prepared);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(eval(&run5)["steps"], 2);
+    assert_eq!(config_of(&run5)["latent_norm"], false);
     // without a backbone to read words with, there is no word F1 and no lookup baseline
     let f5 = &report5["splits"][0]["free_running"];
     assert!(

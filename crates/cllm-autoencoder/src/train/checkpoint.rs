@@ -115,6 +115,17 @@ const OPTIM: &str = "optim.mpk";
 /// The best model's directory inside a run's output directory.
 pub(crate) const MODEL_DIR: &str = "model";
 
+/// The options of the run in `out_dir` (its `run.json`, options added since it was written
+/// filled with their defaults), or `None` when the directory holds no run: what a command
+/// reads to resume a run with the settings it was started with after its own defaults changed.
+pub fn saved_run_options(out_dir: &Path) -> Result<Option<TrainOptions>> {
+    let path = out_dir.join(RUN);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_run_options(&path).map(Some)
+}
+
 /// Reads a run's `run.json`, filling options added since it was written with their
 /// defaults (e.g. `loss.align_weight`), so that older runs still resume.
 fn read_run_options(path: &Path) -> Result<TrainOptions> {

@@ -59,6 +59,7 @@ pub use state::{EvalRecord, StepRecord, StopReason, TrainReport, TrainState};
 
 use crate::batch::{rng_for, stream, HostBatch};
 use crate::error::{AutoencoderError, Result};
+pub use checkpoint::saved_run_options;
 use checkpoint::{start_or_resume, write_checkpoint, Run, MODEL_DIR};
 use data::BatchPlan;
 use objective::batch_loss;
