@@ -319,12 +319,13 @@ fn run_on_cache<B: AutodiffBackend>(
     let cllm = Cllm::<B::InnerBackend>::load(&report.model_dir, device)?;
     let split = data.cache.split(&opts.split);
     let seed = opts.split.seed;
-    let take = |cache: &TokenCache, idx: &[usize]| -> Vec<Vec<u32>> {
-        seeded_sample(idx, job.report_texts, seed)
+    let sample = |cache: &TokenCache, idx: &[usize], n: usize| -> Vec<Vec<u32>> {
+        seeded_sample(idx, n, seed)
             .into_iter()
             .map(|i| cache.texts[i].ids.clone())
             .collect()
     };
+    let take = |cache: &TokenCache, idx: &[usize]| sample(cache, idx, job.report_texts);
     let mut groups = vec![
         ("train".to_string(), take(&data.cache, &split.train)),
         ("val".to_string(), take(&data.cache, &split.val)),
@@ -353,20 +354,20 @@ fn run_on_cache<B: AutodiffBackend>(
         Ok(text.chars().take(300).collect())
     };
     // the training texts that the void scores and the lookup baseline read against
-    let reference_ids: Vec<Vec<u32>> = seeded_sample(&split.train, job.separation_reference, seed)
-        .into_iter()
-        .map(|i| data.cache.texts[i].ids.clone())
-        .collect();
+    let reference_ids = sample(&data.cache, &split.train, job.separation_reference);
     let reference = vectors_of(&cllm, &reference_ids)?;
+    let separation = separation(&cllm, &data.cache, &split, &reference)?;
+    for s in &separation {
+        tracing::info!(family = %s.family, auroc = s.auroc, "void-score separation");
+    }
     let lookup = match backbone {
-        Some(b) => Some(TrainingLookup::new(
-            reference_ids.clone(),
-            reference.clone(),
-            reference_ids
+        Some(b) => {
+            let words = reference_ids
                 .iter()
                 .map(|t| Ok(word_set(&b.detokenize(t)?)))
-                .collect::<Result<_>>()?,
-        )?),
+                .collect::<Result<_>>()?;
+            Some(TrainingLookup::new(reference_ids, reference, words)?)
+        }
         None => None,
     };
     let mut splits = Vec::new();
@@ -383,10 +384,6 @@ fn run_on_cache<B: AutodiffBackend>(
             example_decoded: show(&decoded[0])?,
             free_running,
         });
-    }
-    let separation = separation(&cllm, &data.cache, &split, &reference)?;
-    for s in &separation {
-        tracing::info!(family = %s.family, auroc = s.auroc, "void-score separation");
     }
     let out = JobReport {
         job: job.clone(),
