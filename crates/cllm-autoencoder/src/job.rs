@@ -16,6 +16,7 @@ use crate::cache::{CacheSpec, OverLength, TokenCache};
 use crate::codec::Cllm;
 use crate::decoding::DecodeOptions;
 use crate::error::{AutoencoderError, Result};
+use crate::code_shape::{shape_report, ShapeReport, TextLabels};
 use crate::eval::{auroc, knn_void_scores, EvalReport};
 use crate::lookup::TrainingLookup;
 use crate::persist;
@@ -146,6 +147,11 @@ pub struct JobReport {
     pub splits: Vec<SplitResult>,
     /// Held-out families against validation texts in the best model's vector space.
     pub separation: Vec<FamilySeparation>,
+    /// The shape of the best model's codes of the reference training texts (the same
+    /// sample the void scores read against): how many directions they use and what the
+    /// first one separates. `None` in reports written before it was measured.
+    #[serde(default)]
+    pub code_shape: Option<ShapeReport>,
 }
 
 /// The file name of a job's report inside its output directory.
@@ -354,8 +360,33 @@ fn run_on_cache<B: AutodiffBackend>(
         Ok(text.chars().take(300).collect())
     };
     // the training texts that the void scores and the lookup baseline read against
-    let reference_ids = sample(&data.cache, &split.train, job.separation_reference);
+    let reference_idx = seeded_sample(&split.train, job.separation_reference, seed);
+    let reference_ids: Vec<Vec<u32>> = reference_idx
+        .iter()
+        .map(|&i| data.cache.texts[i].ids.clone())
+        .collect();
     let reference = vectors_of(&cllm, &reference_ids)?;
+    let code_shape = (reference.len() >= 2)
+        .then(|| {
+            let labels: Vec<TextLabels> = reference_idx
+                .iter()
+                .map(|&i| {
+                    let t = &data.cache.texts[i];
+                    TextLabels::from_id(&t.id, t.family.as_deref())
+                })
+                .collect();
+            shape_report(&reference, &labels)
+        })
+        .transpose()?;
+    if let Some(s) = &code_shape {
+        tracing::info!(
+            participation_ratio = s.shape.participation_ratio,
+            directions_90 = s.shape.directions_90,
+            first_direction_share = s.shape.first_direction_share,
+            mean_abs_correlation = s.shape.mean_abs_correlation,
+            "code shape of the training vectors"
+        );
+    }
     let separation = separation(&cllm, &data.cache, &split, &reference)?;
     for s in &separation {
         tracing::info!(family = %s.family, auroc = s.auroc, "void-score separation");
@@ -396,6 +427,7 @@ fn run_on_cache<B: AutodiffBackend>(
         truncated_fraction,
         splits,
         separation,
+        code_shape,
     };
     persist::write_json(&job.out_dir.join(EVAL_FILE), &out)?;
     Ok(out)

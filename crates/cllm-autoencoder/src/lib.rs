@@ -52,6 +52,7 @@ pub mod ar;
 pub mod batch;
 pub mod cache;
 pub mod code_fit;
+pub mod code_shape;
 pub mod codec;
 pub mod config;
 pub mod decoding;
@@ -84,7 +85,7 @@ pub use job::{
     prepare_data_dir, run_prepared_train_job, run_train_job, FamilySeparation, FreeRunning,
     JobReport, PreparedData, SplitResult, TrainJob,
 };
-pub use loss::LossConfig;
+pub use loss::{LossConfig, DEFAULT_DECOR_WEIGHT};
 pub use model::{CllmModel, Decoder, MirrorDecoder};
 pub use train::{
     saved_run_options, train, RunControl, StopReason, TrainData, TrainOptions, TrainReport,

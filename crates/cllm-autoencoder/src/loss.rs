@@ -2,7 +2,8 @@
 //!
 //! `loss = CE(exp(s) · restored · E_Cᵀ, ids) + mse_weight · MSE(restored, E[ids])
 //!        + cosine_weight · (1 − cos(restored, E[ids]))
-//!        + cluster_weight · clustering(z) + align_weight · alignment(z, s)`
+//!        + cluster_weight · clustering(z) + align_weight · alignment(z, s)
+//!        + decor_weight · decorrelation(z)`
 //!
 //! - **Token term** (always on): cross-entropy through the backbone's tied head with a
 //!   learned scale `s`, as in the pilot. The softmax is restricted to the corpus vocabulary
@@ -35,6 +36,14 @@
 //!   a strong decoder can predict the next word from the words before it and ignore the
 //!   vector (posterior collapse); the bag can only come from the vector, so the term makes
 //!   the vector carry the text's content and the decoder read it. No new parameters.
+//! - **Decorrelation** (VICReg's covariance term, Bardes et al. 2022; on by default for new
+//!   models in `cllm train` and `cllm experiment`): the squared off-diagonal correlations
+//!   of the text vectors, over the batch and a queue of recent (detached) vectors, summed
+//!   and divided by `k`. Without it the standardised vector's 64 coordinates become
+//!   near-copies of one number (participation ratio 1.1 of 64, mean |correlation| 0.95,
+//!   and that number was the corpus's *source*, not its content); with it every coordinate
+//!   must carry something the others do not. A batch of 16 cannot estimate a 64 × 64
+//!   correlation alone, hence the queue ([`LossConfig::decor_queue`] vectors).
 
 use burn::config::Config;
 use burn::tensor::activation::log_softmax;
@@ -65,6 +74,54 @@ pub struct LossConfig {
     /// Weight of the bag-of-words term (0 = off; autoregressive decoder only).
     #[config(default = 0.0)]
     pub bow_weight: f64,
+    /// Weight of the decorrelation term (0 = off: the library's default, and that of every
+    /// run saved before the term existed; `cllm train` and `cllm experiment` give new
+    /// models [`DEFAULT_DECOR_WEIGHT`]).
+    #[config(default = 0.0)]
+    pub decor_weight: f64,
+    /// Recent text vectors (detached, from earlier steps) joined to the batch's in the
+    /// decorrelation term's correlation estimate.
+    #[config(default = 240)]
+    pub decor_queue: usize,
+}
+
+/// The decorrelation weight of a new model in `cllm train` and `cllm experiment`: the
+/// weight that made the code full-rank in the PyTorch probe (`shared/reference`,
+/// participation ratio 1.0 → 48.8 of 64 at weight 1, 4.6 at 0.1) and in the A/B recorded in
+/// `docs/autoencoder.md`.
+pub const DEFAULT_DECOR_WEIGHT: f64 = 1.0;
+
+/// The decorrelation term: `Σ_{i≠j} R_ij² / k`, `R` the correlation matrix of the rows of
+/// `z` (`[b, k]`, the batch's text vectors, which receive the gradient) together with the
+/// rows of `recent` (`[q, k]`, detached vectors of earlier batches; `None` for none), each
+/// coordinate's standard deviation floored by `√1e-6`. 0 when the coordinates are
+/// uncorrelated; `k − 1` when they are all copies of one number. Needs `b + q ≥ 2`.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::{Tensor, TensorData};
+/// use cllm_autoencoder::loss::decorrelation_term;
+/// let dev = Default::default();
+/// // two coordinates that copy each other: R = [[1, 1], [1, 1]], term = 2 · 1² / 2 = 1
+/// let z = Tensor::<NdArray, 2>::from_data(
+///     TensorData::new(vec![0.0f32, 0.0, 1.0, 1.0, 2.0, 2.0], [3, 2]), &dev);
+/// assert!((decorrelation_term(z, None).into_scalar() - 1.0).abs() < 1e-4);
+/// ```
+pub fn decorrelation_term<B: Backend>(z: Tensor<B, 2>, recent: Option<Tensor<B, 2>>) -> Tensor<B, 1> {
+    let all = match recent {
+        Some(r) => Tensor::cat(vec![z, r], 0),
+        None => z,
+    };
+    let [n, k] = all.dims();
+    let centred = all.clone() - all.mean_dim(0);
+    let denom = (n.max(2) - 1) as f64;
+    let cov = centred.clone().transpose().matmul(centred.clone()) / denom; // [k, k]
+    let sd = (centred.square().sum_dim(0) / denom).add_scalar(1e-6).sqrt(); // [1, k]
+    let corr = cov / sd.clone().transpose().matmul(sd);
+    let off_diagonal = Tensor::<B, 2>::eye(k, &corr.device())
+        .neg()
+        .add_scalar(1.0);
+    (corr * off_diagonal).square().sum() / k as f64
 }
 
 /// The bag-of-words term: `rows` (`[b, d]`, one per text) scored against the candidates
@@ -181,6 +238,93 @@ mod tests {
     use burn::tensor::TensorData;
 
     type B = NdArray;
+
+    /// `Σ_{i≠j} R_ij² / k` in f64 over `rows` (`n × k`), as the term defines it.
+    fn decorrelation_reference(rows: &[f64], n: usize, k: usize) -> f64 {
+        let mean: Vec<f64> = (0..k)
+            .map(|j| (0..n).map(|i| rows[i * k + j]).sum::<f64>() / n as f64)
+            .collect();
+        let cov = |a: usize, b: usize| -> f64 {
+            (0..n)
+                .map(|i| (rows[i * k + a] - mean[a]) * (rows[i * k + b] - mean[b]))
+                .sum::<f64>()
+                / (n - 1) as f64
+        };
+        let sd: Vec<f64> = (0..k).map(|j| (cov(j, j) + 1e-6).sqrt()).collect();
+        let mut sum = 0.0;
+        for a in 0..k {
+            for b in 0..k {
+                if a != b {
+                    sum += (cov(a, b) / (sd[a] * sd[b])).powi(2);
+                }
+            }
+        }
+        sum / k as f64
+    }
+
+    /// The decorrelation term and its gradient against the f64 definition and central
+    /// finite differences of it (h = 1e-5 on inputs of size ~1: truncation error O(h²) ~
+    /// 1e-10, cancellation ~1e-16/h ~ 1e-11, so the reference gradient is good to ~1e-9).
+    /// The f32 forward pass sums ≤ 12 products per covariance entry: value within 1e-5
+    /// relative; the gradient through f32 arithmetic and NdArray's reductions within 1e-3
+    /// of its largest entry. Only the batch rows get a gradient: the queue is detached.
+    #[test]
+    fn decorrelation_term_and_gradient_match_finite_differences() {
+        use burn::backend::Autodiff;
+        type A = Autodiff<NdArray>;
+        let dev = Default::default();
+        let (b, q, k) = (5usize, 7usize, 4usize);
+        // seeded, correlated rows: coordinate j mixes a shared factor with its own
+        let value = |i: usize, j: usize| -> f64 {
+            let shared = ((i * 37 + 11) as f64 * 0.173).sin();
+            let own = ((i * 13 + j * 29 + 5) as f64 * 0.311).cos();
+            shared * (0.4 + 0.2 * j as f64) + own
+        };
+        let rows: Vec<f64> = (0..b + q)
+            .flat_map(|i| (0..k).map(move |j| value(i, j)))
+            .collect();
+        let f32s = |r: &[f64]| r.iter().map(|&x| x as f32).collect::<Vec<_>>();
+        let z = Tensor::<A, 2>::from_data(TensorData::new(f32s(&rows[..b * k]), [b, k]), &dev)
+            .require_grad();
+        let recent =
+            Tensor::<A, 2>::from_data(TensorData::new(f32s(&rows[b * k..]), [q, k]), &dev);
+        let term = decorrelation_term(z.clone(), Some(recent));
+        let got = term.clone().into_scalar();
+        let want = decorrelation_reference(&rows, b + q, k);
+        assert!(want > 0.05, "the rows must be correlated for the test to mean something");
+        assert!(
+            ((got as f64) - want).abs() <= 1e-5 * want.max(1.0),
+            "{got} vs {want}"
+        );
+        let grads = term.backward();
+        let grad: Vec<f32> = z.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let h = 1e-5;
+        let numeric: Vec<f64> = (0..b * k)
+            .map(|p| {
+                let mut up = rows.clone();
+                let mut down = rows.clone();
+                up[p] += h;
+                down[p] -= h;
+                (decorrelation_reference(&up, b + q, k) - decorrelation_reference(&down, b + q, k))
+                    / (2.0 * h)
+            })
+            .collect();
+        let largest = numeric.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        assert!(largest > 1e-3);
+        for (p, (&g, &n)) in grad.iter().zip(&numeric).enumerate() {
+            assert!(
+                (f64::from(g) - n).abs() <= 1e-3 * largest,
+                "entry {p}: autodiff {g} vs finite differences {n}"
+            );
+        }
+        // copies of one number: the maximum, k − 1
+        let copies: Vec<f32> = (0..6).flat_map(|i| vec![i as f32; 3]).collect();
+        let t = decorrelation_term(
+            Tensor::<B, 2>::from_data(TensorData::new(copies, [6, 3]), &dev),
+            None,
+        );
+        assert!((t.into_scalar() - 2.0).abs() < 1e-4);
+    }
 
     /// The term and its gradient for the rows against an f64 reference:
     /// `L = −(1/b) Σ_i Σ_v p_iv log q_iv`, `q_i = softmax(s·r_i·Cᵀ)`,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use cllm_autoencoder::{
     saved_run_options, AutoencoderError, CllmConfig, DecoderConfig, DefaultTrainBackend,
-    LossConfig, SplitOptions, TrainOptions,
+    LossConfig, SplitOptions, TrainOptions, DEFAULT_DECOR_WEIGHT,
 };
 use cllm_backbone::MiniLm;
 use cllm_backbone::{device, LlamaBackbone};
@@ -51,6 +51,15 @@ pub struct ExperimentArgs {
     /// Weight of CLLM1's bag-of-words term (autoregressive decoder; 0 = off).
     #[arg(long, default_value_t = 0.0)]
     bow_weight: f64,
+    /// Decode every reading a second time under SmolLM2's guidance with this λ (0 = plain
+    /// decodes only). SmolLM2 knows the held-out family, CLLM1's decoder barely does. Costs
+    /// several minutes: every reading's texts are decoded again with the language model.
+    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
+    guided_readings: f32,
+    /// Weight of CLLM1's decorrelation term (see `cllm train --decor-weight`). Default: 1
+    /// for a new CLLM1 (0 turns it off); a CLLM1 already in the output folder keeps its own.
+    #[arg(long, value_name = "W")]
+    decor_weight: Option<f64>,
     /// Add the MiniLM baseline space: all-MiniLM-L6-v2 sentence vectors of every text
     /// (fetched with the assets). Encoding the recipes costs about 1,000 CPU seconds once
     /// (kept in the run folder), so it is off by default to keep the main job in budget.
@@ -145,10 +154,16 @@ impl ExperimentArgs {
         // a CLLM1 already in the output folder keeps what it was started with, so that the
         // same command reuses an experiment made under the older defaults
         let new_ar = self.model_config.is_none() && model.is_autoregressive();
-        let (norm, shortcut) = match saved_run_options(&self.out_dir().join(CLLM1))? {
+        let saved = saved_run_options(&self.out_dir().join(CLLM1))?;
+        let (norm, shortcut) = match &saved {
             Some(run) => (run.model.latent_norm, run.model.pooled_shortcut),
             None => (new_ar, new_ar),
         };
+        let decor_weight = self.decor_weight.unwrap_or_else(|| {
+            saved
+                .as_ref()
+                .map_or(DEFAULT_DECOR_WEIGHT, |run| run.loss.decor_weight)
+        });
         model.latent_norm = self.latent_norm.unwrap_or(model.latent_norm || norm);
         model.pooled_shortcut = self
             .pooled_shortcut
@@ -170,6 +185,7 @@ impl ExperimentArgs {
             seed: self.seed,
             loss: LossConfig {
                 bow_weight: self.bow_weight,
+                decor_weight,
                 ..LossConfig::new()
             },
             split: SplitOptions {
@@ -198,6 +214,10 @@ impl ExperimentArgs {
         opts.voids.progress = true;
         opts.progress = true;
         opts.seed = self.seed;
+        if !(self.guided_readings >= 0.0 && self.guided_readings.is_finite()) {
+            return Err("--guided-readings takes a λ of 0 or more".into());
+        }
+        opts.guided_lm_weight = self.guided_readings;
         opts.over_length = self.corpus.over_length();
         if self.terms_on() == [true] {
             opts.cllm1.loss.cluster_weight = self.cluster_weight;
@@ -305,6 +325,7 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
         &out,
         &backbone,
         sentence.as_ref(),
+        (opts.guided_lm_weight > 0.0).then_some(&backbone as &dyn cllm_core::LanguageModel),
         corpus.documents(),
         &dev,
         &control,

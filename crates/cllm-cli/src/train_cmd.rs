@@ -10,7 +10,7 @@ use clap::Args;
 use cllm_autoencoder::{
     prepare_data_dir, run_prepared_train_job, run_train_job, saved_run_options, ArDecoderConfig,
     AutoencoderError, CllmConfig, CllmModel, DecoderConfig, DefaultTrainBackend, JobReport,
-    LossConfig, RunControl, SplitOptions, TrainJob, TrainOptions,
+    LossConfig, RunControl, SplitOptions, TrainJob, TrainOptions, DEFAULT_DECOR_WEIGHT,
 };
 use cllm_backbone::{device, LlamaBackbone};
 
@@ -125,6 +125,11 @@ pub struct TrainArgs {
     /// predict the text's words from the vector alone, against posterior collapse.
     #[arg(long, default_value_t = 0.0)]
     bow_weight: f64,
+    /// Weight of the decorrelation term: the text vector's coordinates must not copy each
+    /// other (squared off-diagonal correlations over the batch and the last 240 vectors).
+    /// Default: 1 for a new run (0 turns it off); a run already in OUT keeps its own.
+    #[arg(long, value_name = "W")]
+    decor_weight: Option<f64>,
     /// Sentence embeddings of the corpus texts (a vector file from `cllm sentence-embed`).
     #[arg(long)]
     sentence_embeddings: Option<PathBuf>,
@@ -283,6 +288,11 @@ impl TrainArgs {
         loss.cluster_weight = self.cluster_weight;
         loss.align_weight = self.align_weight;
         loss.bow_weight = self.bow_weight;
+        loss.decor_weight = match self.decor_weight {
+            Some(w) => w,
+            None => saved_run_options(&self.out)?
+                .map_or(DEFAULT_DECOR_WEIGHT, |run| run.loss.decor_weight),
+        };
         if self.align_weight > 0.0 && self.sentence_embeddings.is_none() {
             return Err("--align-weight needs --sentence-embeddings FILE".into());
         }
@@ -513,6 +523,24 @@ fn print_report(job: &TrainJob, report: &JobReport) {
             "{} vs val: void-score AUROC {:.3} ({} vs {} texts, {} training texts as reference)",
             s.family, s.auroc, s.texts, s.val_texts, s.reference_texts
         );
+    }
+    if let Some(c) = &report.code_shape {
+        let s = &c.shape;
+        println!(
+            "code shape ({} training codes): participation ratio {:.1} of {}, {} directions hold 90% of the variance, the first {:.1}%, mean |correlation| {:.3}",
+            s.codes,
+            s.participation_ratio,
+            s.dim,
+            s.directions_90,
+            100.0 * s.first_direction_share,
+            s.mean_abs_correlation
+        );
+        let groups: Vec<String> = c
+            .first_direction
+            .iter()
+            .map(|d| format!("{} {:.2}", d.group, d.auroc))
+            .collect();
+        println!("  what the first direction separates (AUROC vs the rest): {}", groups.join(", "));
     }
     println!(
         "report: {}",

@@ -133,6 +133,37 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
             r["cross_decoding"]["reads_as_family"].is_object(),
             "soup has a rule"
         );
+        let p = r["cross_decoding"]["family_likeness"]["estimate"]
+            .as_f64()
+            .expect("every reading's decodes are scored by content");
+        assert!((0.0..=1.0).contains(&p), "{p}");
+    }
+    // the code's shape, the content-based scorer, the within-source AUROC, the zones'
+    // composition: present and finite
+    let shape = &report["cllm1"]["code_shape"]["shape"];
+    let pr = shape["participation_ratio"].as_f64().unwrap();
+    assert!(pr.is_finite() && pr >= 0.0 && pr <= 8.0, "{shape}");
+    let corr = shape["mean_abs_correlation"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&corr), "{shape}");
+    assert!(shape["directions_90"].as_u64().unwrap() <= 8);
+    let cv = report["family_likeness"]["cross_validated"]["auroc"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&cv), "{cv}");
+    for part in ["family_texts", "validation_texts"] {
+        let p = report["family_likeness"][part]["estimate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{part}: {p}");
+    }
+    for s in report["separation"].as_array().unwrap() {
+        assert!(s["within_source"].is_array(), "{s}");
+    }
+    assert!(report["zones"]["composition"].is_array());
+    for s in report["discovery"]["sources"].as_array().unwrap() {
+        assert!(s["family_likeness"]["estimate"].as_f64().is_some(), "{s}");
+    }
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    for heading in ["their shape", "Content-based family scorer", "within each source"] {
+        assert!(md.contains(heading), "report.md lacks {heading:?}");
     }
     let sources: Vec<&str> = report["discovery"]["sources"]
         .as_array()

@@ -126,6 +126,29 @@ fn train_resume_fine_tune_and_align() {
     assert_eq!(config_of(&run5)["pooled_shortcut"], false);
     let report5 = eval(&run5);
     assert_eq!(report5["steps"], 2);
+    // the decorrelation term: on (weight 1) for a new run, off with --decor-weight 0, and a
+    // run already in the folder keeps its own weight when the flag is left out
+    let decor_of = |run: &Path| -> f64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+        v["loss"]["decor_weight"].as_f64().unwrap()
+    };
+    assert_eq!(decor_of(&run1), 1.0);
+    assert_eq!(decor_of(&run5), 1.0);
+    let run8 = tmp.path().join("no-decor");
+    let mut no_decor = prepared.clone();
+    no_decor[2] = run8.to_str().unwrap();
+    no_decor.extend_from_slice(&["--decor-weight", "0"]);
+    assert!(cllm(&no_decor).status.success());
+    assert_eq!(decor_of(&run8), 0.0);
+    let mut same = prepared.clone();
+    same[2] = run8.to_str().unwrap();
+    let kept = cllm(&same);
+    assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+    assert_eq!(decor_of(&run8), 0.0);
+    // the code's shape is in eval.json
+    let shape = &report5["code_shape"]["shape"];
+    assert!(shape["participation_ratio"].as_f64().unwrap().is_finite(), "{shape}");
     // the same command without the flags (a run made under the older defaults) is found and
     // kept, not refused as a run with another model
     let again = cllm(&prepared);

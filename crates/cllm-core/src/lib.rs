@@ -9,6 +9,8 @@
 //! - [`Document`]: a corpus text with a stable id and key/value tags (`family=pizza`).
 //! - [`Backbone`]: a pretrained language model that turns text into a [`TokenMatrix`] and a
 //!   [`TokenMatrix`] back into token ids and text.
+//! - [`CodeShape`]: how many independent directions a set of text vectors uses (the
+//!   spectrum of their covariance).
 //! - [`CoreError`]: the typed error of all of the above.
 //! - [`VectorFile`]: the one file format for ids with their vectors, shared by every
 //!   command that writes or reads vectors ([`vector_file`] documents it).
@@ -34,6 +36,7 @@ mod error;
 mod language_model;
 mod matrix;
 mod sentence;
+pub mod shape;
 mod vector;
 pub mod vector_file;
 
@@ -44,6 +47,7 @@ pub use error::CoreError;
 pub use language_model::{perplexity, Continuations, ContinuationsStart, LanguageModel};
 pub use matrix::TokenMatrix;
 pub use sentence::SentenceEncoder;
+pub use shape::CodeShape;
 pub use vector::TextVector;
 pub use vector_file::{ExtraTensor, VectorFile, VectorFileError, VECTOR_FILE_FORMAT};
 

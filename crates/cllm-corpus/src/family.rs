@@ -261,6 +261,25 @@ impl Family {
         }
     }
 
+    /// The words that name this family in a text: its title words, head words and the
+    /// words of its title phrases (`pizza`, `calzone`; `soup`, `broth`, `tom`, `yum`). The
+    /// generic openings ("cream of") are not names. What a content-based scorer must never
+    /// see ([`name_words`]).
+    pub fn name_words(self) -> Vec<&'static str> {
+        let rule = self.rule();
+        let mut words: Vec<&'static str> = rule.words.to_vec();
+        words.extend_from_slice(rule.head_words);
+        for phrase in rule.title_phrases {
+            words.extend_from_slice(phrase);
+        }
+        if let Some(cue) = &rule.body {
+            words.push(cue.word);
+        }
+        words.sort_unstable();
+        words.dedup();
+        words
+    }
+
     /// Whether `title` matches this family's rule (ignoring priority).
     pub fn matches(self, title: &str) -> bool {
         matches_tokens(self, &title_tokens(title))
@@ -271,6 +290,14 @@ impl std::fmt::Display for Family {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The name words of every family ([`Family::name_words`]), sorted, without repeats.
+pub fn name_words() -> Vec<&'static str> {
+    let mut words: Vec<&'static str> = FAMILIES.iter().flat_map(|f| f.name_words()).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// The lowercase word tokens of a title.

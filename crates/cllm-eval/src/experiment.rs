@@ -12,11 +12,16 @@
 //! 4. **membership**: zone membership and the k-NN void-score AUROC (bootstrap 95%
 //!    interval) of the family against validation texts, in CLLM1's space and in the
 //!    baseline spaces: the backbone's mean-pooled token embeddings and, when given, a
-//!    sentence encoder's vectors such as MiniLM ([`membership`], [`baseline`]);
+//!    sentence encoder's vectors such as MiniLM ([`membership`], [`baseline`]), overall and
+//!    within each source (so that a style difference cannot pass for a void); the zones'
+//!    bounding texts by source and family;
+//! 4b. the **content-based family scorer** ([`crate::likeness`]): fitted on every corpus
+//!    text with every family's name words masked, for evaluation only;
 //! 5. **readings of CLLM2** ([`readings`]): (a) the whole CLLM1 fine-tuned on the family,
 //!    (b) its encoder only (CLLM1's decoder frozen), (c) no CLLM2, each family text's code
 //!    fitted through CLLM1's frozen decoder; each reading's codes are scored for membership
-//!    and **cross-decoded** by CLLM1's decoder (does the decode read as the family?);
+//!    and **cross-decoded** by CLLM1's decoder (does the decode read as the family by its
+//!    content, and does it name it?);
 //! 6. **discovery** without CLLM2: samples from the top void zones against random, near-data
 //!    and midpoint samples, decoded by CLLM1, counted when they read as the family
 //!    ([`discovery`]);
@@ -46,11 +51,15 @@ use cllm_autoencoder::code_fit::CodeFitOptions;
 use cllm_autoencoder::{
     run_train_job, Cllm, JobReport, OverLength, RunControl, TrainJob, TrainOptions,
 };
-use cllm_core::{Backbone, Document};
+use cllm_core::{Backbone, Document, LanguageModel};
 use cllm_void::VoidSearchOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
+use crate::likeness::{cross_validate, masked_names, CrossValidated, FamilyLikeness, LikenessOptions};
+use crate::realism::{realism_options, two_sample_test};
+use crate::metrics::{bootstrap_mean, Interval};
+use split::Split;
 pub use baseline::{SentenceBaseline, SentenceSpace};
 pub use discovery::{Discovery, SourceCount};
 pub use membership::{Membership, SpaceSeparation};
@@ -96,6 +105,10 @@ pub struct ExperimentOptions {
     /// Texts over CLLM1's `max_len` tokens: cut and counted (the default) or refused.
     #[serde(default, skip_serializing_if = "OverLength::is_cut")]
     pub over_length: OverLength,
+    /// λ of the base LLM's guidance for a second decoding of every reading (0 = only the
+    /// plain decodes; needs a language model, see [`run_experiment`]).
+    #[serde(default)]
+    pub guided_lm_weight: f32,
 }
 
 impl ExperimentOptions {
@@ -128,6 +141,7 @@ impl ExperimentOptions {
             seed: 0,
             progress: false,
             over_length: OverLength::Cut,
+            guided_lm_weight: 0.0,
         }
     }
 }
@@ -149,12 +163,20 @@ pub struct ExperimentReport {
     pub readings: Vec<ReadingResult>,
     /// Samples from voids and elsewhere, decoded.
     pub discovery: Discovery,
+    /// The content-based family scorer ([`crate::likeness`]) on real texts: its
+    /// cross-validated AUROC with names masked, and the mean P(family) of the family's real
+    /// texts (the ceiling of every decode's score) and of validation texts. `None` when it
+    /// could not be fitted (too few family texts), or in reports written before it existed.
+    #[serde(default)]
+    pub family_likeness: Option<LikenessSummary>,
     /// Wall time of the whole experiment in this session, seconds.
     pub wall_s: f64,
 }
 
 /// Runs (or resumes) the experiment into `out_dir` and writes its report there.
-/// `sentence` adds a sentence encoder's space (MiniLM) to the baselines of step 4.
+/// `sentence` adds a sentence encoder's space (MiniLM) to the baselines of step 4; `lm`
+/// (the backbone as a language model) guides the second decoding of every reading when
+/// `opts.guided_lm_weight` > 0.
 ///
 /// `B` is the autodiff training backend; scoring runs on its inner backend.
 #[allow(clippy::too_many_arguments)]
@@ -163,12 +185,18 @@ pub fn run_experiment<B: AutodiffBackend>(
     out_dir: &Path,
     backbone: &dyn Backbone,
     sentence: Option<&SentenceBaseline>,
+    lm: Option<&dyn LanguageModel>,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
 ) -> Result<ExperimentReport> {
     let start = std::time::Instant::now();
     check(opts)?;
+    if opts.guided_lm_weight > 0.0 && lm.is_none() {
+        return Err(EvalError::InvalidInput(
+            "guided readings (guided_lm_weight > 0) need a language model".into(),
+        ));
+    }
     let cllm1_report = cllm1::<B>(opts, out_dir, backbone, docs, device, control)?;
     let cllm1 = Cllm::<B::InnerBackend>::load(&out_dir.join(CLLM1).join("model"), device)?;
     let split = split::read(opts, &out_dir.join(CLLM1), docs)?;
@@ -184,7 +212,21 @@ pub fn run_experiment<B: AutodiffBackend>(
         Some(b) => Some(baseline::sentence_space(b, &split, out_dir)?),
         None => None,
     };
-    let separation = membership::separation(opts, &cllm1, &split, &space, sentences.as_ref())?;
+    let separation = membership::separation(
+        opts,
+        &cllm1,
+        &split,
+        &space,
+        sentences.as_ref(),
+        &split::train_classes(&split, docs),
+    )?;
+    let (likeness, family_likeness) = likeness_scorer(opts, &split, docs)?;
+    let judges = DecodeJudges {
+        likeness,
+        real_texts: realism_sample(opts, &split, backbone)?,
+        seed: opts.seed,
+        guide: lm.map(|lm| (lm, opts.guided_lm_weight)),
+    };
     let readings = readings::run::<B>(
         opts,
         out_dir,
@@ -193,23 +235,163 @@ pub fn run_experiment<B: AutodiffBackend>(
         &space,
         &zones.report,
         backbone,
+        &judges,
         docs,
         device,
         control,
     )?;
-    let discovery = discovery::run(opts, &cllm1, &split, &space, &zones.report, backbone)?;
+    let discovery = discovery::run(
+        opts,
+        &cllm1,
+        &split,
+        &space,
+        &zones.report,
+        backbone,
+        &judges,
+    )?;
     let report = ExperimentReport {
         options: opts.clone(),
         split: split.counts(),
         cllm1: cllm1_report,
-        zones: zones.summary(),
+        zones: zones.summary(docs),
         separation,
         readings,
         discovery,
+        family_likeness,
         wall_s: start.elapsed().as_secs_f64(),
     };
     report::write(&report, &split, &space, &zones.report, out_dir)?;
     Ok(report)
+}
+
+/// What every set of decodes is judged by besides its word F1: the content-based family
+/// scorer and the held-out real texts of the realism test.
+pub struct DecodeJudges<'a> {
+    /// The family scorer (`None` when it could not be fitted).
+    pub likeness: Option<FamilyLikeness>,
+    /// Held-out real texts (validation texts, cut to CLLM1's length as decodes are).
+    pub real_texts: Vec<String>,
+    /// Seed of the realism test's folds.
+    pub seed: u64,
+    /// The language model and λ of the guided readings (none: plain decodes only).
+    pub guide: Option<(&'a dyn LanguageModel, f32)>,
+}
+
+impl DecodeJudges<'_> {
+    /// Mean P(family) of `texts` with its bootstrap interval (`None` without a scorer).
+    pub fn family_likeness(
+        &self,
+        texts: &[String],
+        opts: &ExperimentOptions,
+    ) -> Result<Option<Interval>> {
+        let Some(l) = &self.likeness else {
+            return Ok(None);
+        };
+        let p: Vec<f64> = texts.iter().map(|t| l.probability(t)).collect();
+        Ok(Some(bootstrap_mean(&p, opts.bootstrap, opts.seed)?))
+    }
+
+    /// The classifier two-sample AUROC of `texts` against the real texts
+    /// ([`crate::realism`]); `None` (with a warning) when a sample is too small to test.
+    pub fn two_sample_auroc(&self, texts: &[String]) -> Option<f64> {
+        let real: Vec<&str> = self.real_texts.iter().map(String::as_str).collect();
+        let generated: Vec<&str> = texts.iter().map(String::as_str).collect();
+        match two_sample_test(&real, &generated, &realism_options(self.seed)) {
+            Ok(t) => Some(t.auroc),
+            Err(e) => {
+                tracing::warn!(error = %e, "no realism test");
+                None
+            }
+        }
+    }
+}
+
+/// Validation texts for the realism test: up to 64 after the ones whose codes are decoded
+/// as the floor (from the start when there are too few), detokenized from CLLM1's token
+/// ids so that they are cut to its length as the decodes are.
+fn realism_sample(
+    opts: &ExperimentOptions,
+    split: &Split,
+    backbone: &dyn Backbone,
+) -> Result<Vec<String>> {
+    let ids = &split.val.ids;
+    let start = if ids.len() >= opts.texts_per_split + 16 {
+        opts.texts_per_split
+    } else {
+        0
+    };
+    ids[start..]
+        .iter()
+        .take(64)
+        .map(|t| Ok(backbone.detokenize(t)?))
+        .collect()
+}
+
+/// What the content-based family scorer says of real texts (see
+/// [`ExperimentReport::family_likeness`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LikenessSummary {
+    /// Cross-validated AUROC on every corpus text, names masked.
+    pub cross_validated: CrossValidated,
+    /// Words the final scorer reads.
+    pub features: usize,
+    /// Mean out-of-fold P(family) of the family's real texts: the ceiling.
+    pub family_texts: Interval,
+    /// Mean out-of-fold P(family) of the validation texts (real texts of other families).
+    pub validation_texts: Interval,
+}
+
+/// Fits the family scorer on every corpus text (the family included; evaluation only) and
+/// measures it on real texts; `None` (with a warning) when the family has too few texts.
+fn likeness_scorer(
+    opts: &ExperimentOptions,
+    split: &Split,
+    docs: &[Document],
+) -> Result<(Option<FamilyLikeness>, Option<LikenessSummary>)> {
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let labels: Vec<bool> = docs
+        .iter()
+        .map(|d| d.tag("family") == Some(opts.family.as_str()))
+        .collect();
+    let masked = masked_names();
+    let lopts = LikenessOptions {
+        seed: opts.seed,
+        ..LikenessOptions::default()
+    };
+    tracing::info!(family = %opts.family, texts = texts.len(), "fitting the content-based family scorer");
+    let cv = match cross_validate(&opts.family, &texts, &labels, &masked, &lopts) {
+        Ok(cv) => cv,
+        Err(e) => {
+            tracing::warn!(error = %e, "no content-based family scorer");
+            return Ok((None, None));
+        }
+    };
+    let scorer = FamilyLikeness::fit(&opts.family, &texts, &labels, &masked, &lopts)?;
+    let index: std::collections::HashMap<&str, usize> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.as_str(), i))
+        .collect();
+    let oof = |ids: &[String]| -> Vec<f64> {
+        ids.iter()
+            .filter_map(|id| index.get(id.as_str()).map(|&i| cv.out_of_fold[i]))
+            .collect()
+    };
+    let family_p = oof(&split.family.doc_ids);
+    let val_p = oof(&split.val.doc_ids[..split.val.len().min(opts.texts_per_split)]);
+    let summary = LikenessSummary {
+        features: scorer.features(),
+        family_texts: bootstrap_mean(&family_p, opts.bootstrap, opts.seed)?,
+        validation_texts: bootstrap_mean(&val_p, opts.bootstrap, opts.seed)?,
+        cross_validated: cv,
+    };
+    tracing::info!(
+        auroc = summary.cross_validated.auroc,
+        family = summary.family_texts.estimate,
+        validation = summary.validation_texts.estimate,
+        "family scorer: cross-validated AUROC (names masked), mean P(family) of real texts"
+    );
+    Ok((Some(scorer), Some(summary)))
 }
 
 /// CLLM1's run directory inside the experiment's.

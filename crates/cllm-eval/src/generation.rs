@@ -13,6 +13,7 @@ use cllm_core::{perplexity, Backbone, LanguageModel, TextVector};
 use cllm_void::PointSet;
 
 use crate::error::{EvalError, Result};
+use crate::realism::{realism_options, two_sample_test};
 use crate::scoring::{median, usefulness_order, ReferenceCorpus, TextScores};
 use crate::sources::{draw, Provenance, VectorSource};
 
@@ -62,6 +63,10 @@ pub struct GenerationReport {
     /// fluency judge also steered the search, which the perplexity ratios flatter.
     #[serde(default)]
     pub lm_weight: f32,
+    /// Classifier two-sample AUROC of the generated texts against the real ones
+    /// ([`crate::realism`]; 0.5 = indistinguishable); `None` when too few to test.
+    #[serde(default)]
+    pub two_sample_auroc: Option<f64>,
     /// Texts in rank order.
     pub texts: Vec<GeneratedText>,
 }
@@ -131,6 +136,7 @@ pub fn generate<B: Backend>(
         });
         progress.inc(1);
     }
+    let two_sample_auroc = judge_realism(backbone, opts, cllm.config().max_len, &mut texts)?;
     let scores: Vec<TextScores> = texts.iter().map(|t| t.scores.clone()).collect();
     let mut ranked: Vec<GeneratedText> = Vec::with_capacity(texts.len());
     let mut slots: Vec<Option<GeneratedText>> = texts.into_iter().map(Some).collect();
@@ -144,8 +150,40 @@ pub fn generate<B: Backend>(
         source: opts.source.name().into(),
         median_real_perplexity: median_real,
         lm_weight: opts.decode.lm_weight,
+        two_sample_auroc,
         texts: ranked,
     })
+}
+
+/// The realism test of the generated texts against the real ones, cut to the `max_len`
+/// tokens a decode can have (else the length alone would tell them apart): sets each
+/// text's out-of-fold P(real) and returns the two-sample AUROC (`None`, with a warning,
+/// when either sample is too small).
+fn judge_realism(
+    backbone: &dyn Backbone,
+    opts: &GenerateOptions,
+    max_len: usize,
+    texts: &mut [GeneratedText],
+) -> Result<Option<f64>> {
+    let real: Vec<String> = opts
+        .real_texts
+        .iter()
+        .map(|ids| backbone.detokenize(&ids[..ids.len().min(max_len)]))
+        .collect::<std::result::Result<_, _>>()?;
+    let real: Vec<&str> = real.iter().map(String::as_str).collect();
+    let generated: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
+    match two_sample_test(&real, &generated, &realism_options(opts.seed)) {
+        Ok(test) => {
+            for (t, p) in texts.iter_mut().zip(test.realism) {
+                t.scores.realism = Some(p);
+            }
+            Ok(Some(test.auroc))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no realism test");
+            Ok(None)
+        }
+    }
 }
 
 impl GenerationReport {
@@ -173,26 +211,29 @@ impl GenerationReport {
         };
         let _ = writeln!(
             s,
-            "# Generated texts ({}, {} texts; median real perplexity {}{guidance})\n",
+            "# Generated texts ({}, {} texts; median real perplexity {}{guidance}; realism two-sample AUROC {})\n",
             self.source,
             self.texts.len(),
             self.median_real_perplexity
-                .map_or("-".into(), |v| format!("{v:.1}"))
+                .map_or("-".into(), |v| format!("{v:.1}")),
+            self.two_sample_auroc
+                .map_or("-".into(), |v| format!("{v:.3}"))
         );
         let _ = writeln!(
             s,
-            "| rank | from | ppl ratio | nearest F1 | dup | rep3 | family | text |\n|---|---|---|---|---|---|---|---|"
+            "| rank | from | ppl ratio | realism | nearest F1 | dup | rep3 | family | text |\n|---|---|---|---|---|---|---|---|---|"
         );
         for t in self.texts.iter().take(top) {
             let sc = &t.scores;
             let text: String = t.text.chars().take(160).collect();
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.2} | {} | {:.2} | {} | {} |",
+                "| {} | {} | {} | {} | {:.2} | {} | {:.2} | {} | {} |",
                 t.rank,
                 provenance_label(&t.provenance),
                 sc.perplexity_ratio
                     .map_or("-".into(), |v| format!("{v:.2}")),
+                sc.realism.map_or("-".into(), |v| format!("{v:.2}")),
                 sc.nearest_word_f1,
                 if sc.duplicate { "yes" } else { "" },
                 sc.repeated_trigrams,

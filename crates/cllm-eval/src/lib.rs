@@ -32,6 +32,8 @@
 mod error;
 pub mod experiment;
 pub mod generation;
+pub mod likeness;
+pub mod realism;
 mod markup;
 pub mod metrics;
 pub mod plot;
@@ -39,6 +41,8 @@ pub mod projection;
 pub mod report_page;
 pub mod scoring;
 pub mod sources;
+pub mod void_score;
+pub mod word_classifier;
 
 pub use error::{EvalError, Result};
 pub use experiment::{run_experiment, ExperimentOptions, ExperimentReport};

@@ -2,7 +2,7 @@
 //! space.
 //!
 //! [`Pca2::fit`] centres the points, forms their covariance in f64 and diagonalises it
-//! exactly with cyclic Jacobi rotations (no random start, no dependence on eigenvalue
+//! exactly with cyclic Jacobi rotations ([`cllm_core::shape::symmetric_eigen`]; no random start, no dependence on eigenvalue
 //! gaps), then keeps the two directions of largest variance. Each axis's sign is fixed so
 //! that its largest-magnitude component is positive (the first such component on a tie),
 //! so the same points always give the same picture. Jacobi costs `O(d³)` per sweep in the
@@ -11,11 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EvalError, Result};
+use cllm_core::shape::{mean_and_covariance, symmetric_eigen, with_fixed_sign};
 
-/// Jacobi sweeps before giving up on convergence (it converges quadratically; a handful of
-/// sweeps suffice in practice).
-const MAX_SWEEPS: usize = 100;
+use crate::error::{EvalError, Result};
 
 /// The two leading principal axes of a point set, and the projection onto them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,31 +47,12 @@ impl Pca2 {
         for (i, p) in points.iter().enumerate() {
             check_point(i, p, d)?;
         }
-        let n = points.len() as f64;
-        let mut mean = vec![0.0f64; d];
-        for p in points {
-            for (m, &x) in mean.iter_mut().zip(p) {
-                *m += f64::from(x);
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n);
-
-        let mut cov = vec![vec![0.0f64; d]; d];
-        let mut centred = vec![0.0f64; d];
-        for p in points {
-            for ((c, &x), m) in centred.iter_mut().zip(p).zip(&mean) {
-                *c = f64::from(x) - m;
-            }
-            for (row, &ci) in cov.iter_mut().zip(&centred) {
-                for (cell, &cj) in row.iter_mut().zip(&centred) {
-                    *cell += ci * cj;
-                }
-            }
-        }
-        cov.iter_mut().flatten().for_each(|c| *c /= n);
+        // the points were checked above: the covariance cannot fail
+        let (mean, cov) = mean_and_covariance(points, 0)
+            .map_err(|e| EvalError::InvalidInput(e.to_string()))?;
         let total_variance = (0..d).map(|i| cov[i][i]).sum();
 
-        let (values, vectors) = jacobi_eigen(cov);
+        let (values, vectors) = symmetric_eigen(cov);
         let mut order: Vec<usize> = (0..d).collect();
         order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
         let axis = |rank: usize| -> (Vec<f64>, f64) {
@@ -173,71 +152,6 @@ fn check_point(index: usize, point: &[f32], dimension: usize) -> Result<()> {
     Ok(())
 }
 
-/// Flips `v` so that its largest-magnitude component (the first, on a tie) is positive.
-fn with_fixed_sign(mut v: Vec<f64>) -> Vec<f64> {
-    let mut lead = 0;
-    for (i, x) in v.iter().enumerate() {
-        if x.abs() > v[lead].abs() {
-            lead = i;
-        }
-    }
-    if v[lead] < 0.0 {
-        v.iter_mut().for_each(|x| *x = -*x);
-    }
-    v
-}
-
-/// Eigenvalues and eigenvectors (the columns of the second result) of the symmetric matrix
-/// `a`, by cyclic Jacobi rotations.
-fn jacobi_eigen(mut a: Vec<Vec<f64>>) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let d = a.len();
-    let mut v: Vec<Vec<f64>> = (0..d)
-        .map(|i| (0..d).map(|j| f64::from(u8::from(i == j))).collect())
-        .collect();
-    let scale: f64 = a.iter().flatten().map(|x| x * x).sum();
-    for _ in 0..MAX_SWEEPS {
-        let off: f64 = (0..d)
-            .flat_map(|p| (p + 1..d).map(move |q| (p, q)))
-            .map(|(p, q)| a[p][q] * a[p][q])
-            .sum();
-        if off <= scale * 1e-30 {
-            break;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                if a[p][q] != 0.0 {
-                    rotate(&mut a, &mut v, p, q);
-                }
-            }
-        }
-    }
-    ((0..d).map(|i| a[i][i]).collect(), v)
-}
-
-/// One Jacobi rotation `a ← Jᵀ a J`, `v ← v J`, zeroing `a[p][q]` (`p < q`).
-fn rotate(a: &mut [Vec<f64>], v: &mut [Vec<f64>], p: usize, q: usize) {
-    let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-    let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-    let c = 1.0 / (t * t + 1.0).sqrt();
-    let s = t * c;
-    for row in a.iter_mut() {
-        let (kp, kq) = (row[p], row[q]);
-        row[p] = c * kp - s * kq;
-        row[q] = s * kp + c * kq;
-    }
-    let (upper, lower) = a.split_at_mut(q);
-    for (pk, qk) in upper[p].iter_mut().zip(lower[0].iter_mut()) {
-        (*pk, *qk) = (c * *pk - s * *qk, s * *pk + c * *qk);
-    }
-    a[p][q] = 0.0;
-    a[q][p] = 0.0;
-    for row in v.iter_mut() {
-        let (kp, kq) = (row[p], row[q]);
-        row[p] = c * kp - s * kq;
-        row[q] = s * kp + c * kq;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,7 +231,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let (values, vectors) = jacobi_eigen(sym.clone());
+        let (values, vectors) = symmetric_eigen(sym.clone());
         for (k, &lambda) in values.iter().enumerate() {
             for i in 0..d {
                 let av: f64 = (0..d).map(|j| sym[i][j] * vectors[j][k]).sum();

@@ -122,6 +122,11 @@ pub struct TextScores {
     pub repeated_trigrams: f64,
     /// The family the text reads as (the corpus's family rule on its first line).
     pub family: Option<String>,
+    /// P(real) by the realism test ([`crate::realism`]): the probability that a classifier
+    /// trained to tell real texts from the other decodes takes this one for real. `None`
+    /// where it was not measured.
+    #[serde(default)]
+    pub realism: Option<f64>,
 }
 
 impl TextScores {
@@ -146,6 +151,7 @@ impl TextScores {
             latent_distance: reference.latent_distance(vector),
             repeated_trigrams: repeated_trigram_rate(text),
             family,
+            realism: None,
         }
     }
 
@@ -163,18 +169,25 @@ impl TextScores {
 }
 
 /// Orders texts by usefulness: fluent and new texts first, then fluent ones, then the
-/// rest; inside each group the newest (lowest nearest word F1) first, ties by lower
-/// perplexity ratio, then by input order. Returns the indices in rank order.
+/// rest; inside each group the most realistic first (realism in steps of 0.1, so that
+/// the classifier's noise does not override novelty; unmeasured counts as 0.5), then the
+/// newest (lowest nearest word F1), ties by lower perplexity ratio, then by input order.
+/// Returns the indices in rank order.
 ///
 /// ```
 /// use cllm_eval::scoring::{usefulness_order, TextScores};
-/// let s = |f1: f64, ratio: f64| TextScores {
+/// let s = |f1: f64, ratio: f64, realism: f64| TextScores {
 ///     words: 20, perplexity: Some(ratio * 10.0), perplexity_ratio: Some(ratio),
 ///     nearest_id: "x".into(), nearest_word_f1: f1, latent_distance: None,
-///     duplicate: f1 >= 0.95, repeated_trigrams: 0.0, family: None,
+///     duplicate: f1 >= 0.95, repeated_trigrams: 0.0, family: None, realism: Some(realism),
 /// };
 /// // fluent+new (0.5, 1.2) before fluent duplicate (0.99, 1.0) before disfluent (0.3, 3.0)
-/// assert_eq!(usefulness_order(&[s(0.3, 3.0), s(0.99, 1.0), s(0.5, 1.2)]), vec![2, 1, 0]);
+/// assert_eq!(
+///     usefulness_order(&[s(0.3, 3.0, 0.5), s(0.99, 1.0, 0.5), s(0.5, 1.2, 0.5)]),
+///     vec![2, 1, 0]
+/// );
+/// // two fluent new texts: the realistic one first, though it is less new
+/// assert_eq!(usefulness_order(&[s(0.3, 1.0, 0.05), s(0.5, 1.0, 0.6)]), vec![1, 0]);
 /// ```
 pub fn usefulness_order(scores: &[TextScores]) -> Vec<usize> {
     let group = |s: &TextScores| match (s.fluent(), s.new_text()) {
@@ -185,8 +198,10 @@ pub fn usefulness_order(scores: &[TextScores]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| {
         let (sa, sb) = (&scores[a], &scores[b]);
+        let realism = |s: &TextScores| (s.realism.unwrap_or(0.5) * 10.0).floor() as i64;
         group(sa)
             .cmp(&group(sb))
+            .then(realism(sb).cmp(&realism(sa)))
             .then(sa.nearest_word_f1.total_cmp(&sb.nearest_word_f1))
             .then(
                 sa.perplexity_ratio

@@ -138,9 +138,14 @@ pub fn train<B: AutodiffBackend>(
             &hb,
             &opts.loss,
             align.as_ref(),
+            &run.state.recent_codes,
             opts.seed,
             step,
         )?;
+        if let Some(codes) = &out.codes {
+            let (k, cap) = (opts.model.k, opts.loss.decor_queue);
+            run.state.remember_codes(codes, k, cap);
+        }
         let grads = GradientsParams::from_grads(out.total.backward(), &run.model);
         run.model = run.optim.step(lr, run.model, grads);
         let elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();

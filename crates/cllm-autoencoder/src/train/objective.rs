@@ -11,7 +11,8 @@ use crate::error::{AutoencoderError, Result};
 use crate::eval::input_tensors;
 use crate::head_ce::{tied_head_ce_chunked_with, DEFAULT_CHUNK_LOGITS};
 use crate::loss::{
-    alignment_term, bag_of_words_term, clustering_term, cosine_distance, LossConfig,
+    alignment_term, bag_of_words_term, clustering_term, cosine_distance, decorrelation_term,
+    LossConfig,
 };
 use crate::model::{CllmModel, Decoder, MirrorDecoder};
 use crate::semantic::SemanticTargets;
@@ -52,6 +53,9 @@ pub(crate) struct BatchLoss<B: Backend> {
     /// total, ce, mse (0 for the autoregressive decoder, which has no restored matrix)
     pub values: [f32; 3],
     pub batch_token_accuracy: f32,
+    /// The batch's text vectors, read back (row-major `[b, k]`) when the decorrelation term
+    /// is on, for the queue of recent vectors.
+    pub codes: Option<Vec<f32>>,
 }
 
 /// Forward pass and objective of one host batch (see [`crate::loss`]): the encoder, the
@@ -62,13 +66,17 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     hb: &HostBatch,
     cfg: &LossConfig,
     align: Option<&AlignBatch>,
+    recent: &[Vec<f32>],
     seed: u64,
     step: u64,
 ) -> Result<BatchLoss<B>> {
     let l = hb.max_len;
     let (x_in, mask) = input_tensors(e_v, &hb.input, &hb.lens, l);
     let z = model.encode(x_in, Some(mask));
-    let (z, extra) = latent_terms(z, cfg, align, seed, step);
+    let codes = (cfg.decor_weight > 0.0)
+        .then(|| read_rows(z.clone()))
+        .transpose()?;
+    let (z, extra) = latent_terms(z, cfg, align, recent, seed, step);
     let head = match &model.decoder {
         Decoder::Mirror(mirror) => mirror_loss(mirror, z, e_v, hb, cfg, seed, step),
         Decoder::Autoregressive(ar) => {
@@ -105,7 +113,16 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
         total,
         values,
         batch_token_accuracy: ok as f32 / n.max(1) as f32,
+        codes,
     })
+}
+
+/// A `[b, k]` tensor's values, row-major, detached.
+fn read_rows<B: Backend>(z: Tensor<B, 2>) -> Result<Vec<f32>> {
+    z.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(|e| AutoencoderError::Tensor(format!("{e:?}")))
 }
 
 /// The decoder's cross-entropy of restoring the texts of `hb` from the vectors `z`: no
@@ -156,17 +173,31 @@ struct HeadInput<B: Backend> {
     extra: Vec<Tensor<B, 1>>,
 }
 
-/// The clustering and alignment terms on the text vectors, and the latent noise.
+/// The clustering, alignment and decorrelation terms on the text vectors (the last over
+/// the batch and the `recent` vectors of earlier steps), and the latent noise.
 fn latent_terms<B: AutodiffBackend>(
     mut z: Tensor<B, 2>,
     cfg: &LossConfig,
     align: Option<&AlignBatch>,
+    recent: &[Vec<f32>],
     seed: u64,
     step: u64,
 ) -> (Tensor<B, 2>, Vec<Tensor<B, 1>>) {
     let device = z.device();
     let [b, k] = z.dims();
     let mut terms = Vec::new();
+    let recent: Vec<f32> = recent
+        .iter()
+        .filter(|r| r.len() == k)
+        .flatten()
+        .copied()
+        .collect();
+    let q = recent.len() / k.max(1);
+    if cfg.decor_weight > 0.0 && b + q >= 2 {
+        let recent = (q > 0)
+            .then(|| Tensor::<B, 2>::from_data(TensorData::new(recent, [q, k]), &device));
+        terms.push(decorrelation_term(z.clone(), recent) * cfg.decor_weight);
+    }
     if cfg.cluster_weight > 0.0 && b >= 2 {
         terms.push(clustering_term(z.clone()) * cfg.cluster_weight);
     }

@@ -249,8 +249,12 @@ impl TrainOptions {
             || self.loss.mse_weight < 0.0
             || self.loss.align_weight < 0.0
             || !(self.loss.bow_weight >= 0.0)
+            || !(self.loss.decor_weight >= 0.0 && self.loss.decor_weight.is_finite())
         {
             return bad("loss weights must be non-negative");
+        }
+        if self.loss.decor_queue > MAX_DECOR_QUEUE {
+            return bad("decor_queue must be at most 65,536 vectors");
         }
         if self.loss.bow_weight > 0.0 && !self.model.is_autoregressive() {
             return bad("the bag-of-words term needs the autoregressive decoder (--decoder ar)");
@@ -258,6 +262,10 @@ impl TrainOptions {
         Ok(())
     }
 }
+
+/// The most recent vectors the decorrelation term's queue may hold (a bound on what a
+/// config can ask the training state to keep).
+const MAX_DECOR_QUEUE: usize = 65_536;
 
 /// A saved [`CllmConfig`], read as [`CllmConfig::from_saved`] reads it.
 fn model_with_defaults<'de, D: serde::Deserializer<'de>>(

@@ -57,9 +57,26 @@ pub struct TrainState {
     /// Why the run ended, once it has (a finished run is not trained further when resumed).
     #[serde(default)]
     pub stopped: Option<StopReason>,
+    /// The text vectors of the latest steps, newest first (at most
+    /// [`LossConfig::decor_queue`](crate::loss::LossConfig::decor_queue)): the decorrelation
+    /// term's queue, kept in the checkpoint so that a resumed run continues exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_codes: Vec<Vec<f32>>,
 }
 
 impl TrainState {
+    /// Puts a batch's text vectors (row-major, `k` each) at the front of the queue of
+    /// recent vectors and keeps the newest `cap`.
+    pub(crate) fn remember_codes(&mut self, codes: &[f32], k: usize, cap: usize) {
+        if k == 0 {
+            return;
+        }
+        let mut rows: Vec<Vec<f32>> = codes.chunks_exact(k).map(<[f32]>::to_vec).collect();
+        rows.append(&mut self.recent_codes);
+        rows.truncate(cap);
+        self.recent_codes = rows;
+    }
+
     /// Records a finished step (`values`: total loss, cross-entropy, MSE) and returns its
     /// record.
     pub(crate) fn record_step(

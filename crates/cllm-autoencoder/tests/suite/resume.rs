@@ -270,6 +270,27 @@ fn validating_on_no_text_is_refused_up_front() {
     assert!(!dir.path().join("model").exists());
 }
 
+/// The decorrelation term reads a queue of earlier steps' vectors: the queue is part of
+/// the checkpoint, so an interrupted run resumes on the same curve (8 vectors a step, the
+/// newest 6 kept: every step after the first reads the queue).
+#[test]
+fn resume_with_the_decorrelation_queue_reproduces_the_curve() {
+    let _guard = common::serial();
+    let data = common::data(40, 3);
+    let mut opts = common::quiet_options();
+    opts.loss = LossConfig::new()
+        .with_decor_weight(1.0)
+        .with_decor_queue(6);
+    opts.max_steps = 6;
+    let (a, b) = full_and_resumed_curves(&data, &opts, 3);
+    assert_eq!(a, b, "resumed loss curve differs with the decorrelation term on");
+    // the term is in the loss: the same run without it follows another curve
+    let mut plain = opts.clone();
+    plain.loss.decor_weight = 0.0;
+    let (c, _) = full_and_resumed_curves(&data, &plain, 3);
+    assert_ne!(a, c);
+}
+
 /// Runs saved before a loss term existed (here: `bow_weight`) still read: the missing
 /// term takes its default (off), so they resume and are recognised as finished.
 #[test]
@@ -281,9 +302,13 @@ fn saved_options_without_a_newer_loss_term_read_with_its_default() {
         .unwrap()
         .remove("bow_weight")
         .unwrap();
+    for newer in ["decor_weight", "decor_queue"] {
+        saved["loss"].as_object_mut().unwrap().remove(newer).unwrap();
+    }
     let back: cllm_autoencoder::TrainOptions = serde_json::from_value(saved).unwrap();
     assert_eq!(back, opts);
     assert_eq!(back.loss.bow_weight, 0.0);
+    assert_eq!(back.loss.decor_weight, 0.0);
 }
 
 /// The bag-of-words term reads the autoregressive decoder's prefix: a mirror run asking

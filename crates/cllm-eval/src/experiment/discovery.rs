@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::readings::{family_has_rule, reads_as};
 use super::split::{Space, Split};
-use super::ExperimentOptions;
+use super::{DecodeJudges, ExperimentOptions};
 use crate::error::Result;
 use crate::metrics::{bootstrap_rate, Interval};
 use crate::scoring::ReferenceCorpus;
@@ -27,6 +27,14 @@ pub struct SourceCount {
     pub samples: usize,
     /// Share of decodes that read as the held-out family (`None` without a text rule).
     pub reads_as_family: Option<Interval>,
+    /// Mean P(family) of the decodes by the content-based scorer, names masked
+    /// ([`crate::likeness`]); `None` without a scorer.
+    #[serde(default)]
+    pub family_likeness: Option<Interval>,
+    /// Classifier two-sample AUROC of the decodes against held-out real texts
+    /// ([`crate::realism`]; 0.5 = indistinguishable); `None` when too few to test.
+    #[serde(default)]
+    pub two_sample_auroc: Option<f64>,
     /// Mean word F1 of each decode with its nearest training text (1 = a copy).
     pub nearest_training_f1: f64,
     /// Share of distinct texts among the decodes.
@@ -46,6 +54,9 @@ pub struct SampleDecode {
     pub text: String,
     /// Whether it reads as the held-out family.
     pub reads_as_family: bool,
+    /// P(family) by the content-based scorer (`None` without one).
+    #[serde(default)]
+    pub family_likeness: Option<f64>,
     /// The nearest training text by word F1: its id and the F1.
     pub nearest_training: (String, f64),
 }
@@ -65,6 +76,7 @@ pub fn run<B: Backend>(
     space: &Space,
     zones: &VoidReport,
     backbone: &dyn Backbone,
+    judges: &DecodeJudges,
 ) -> Result<Discovery> {
     let points = PointSet::from_rows(&space.train)?;
     let reference = ReferenceCorpus::new(
@@ -110,16 +122,20 @@ pub fn run<B: Backend>(
             cllm1,
             &vectors,
             &decode,
+            None,
             &format!("decoding {} samples", source.name()),
             opts.progress,
         )?;
         let mut decodes = Vec::with_capacity(decoded.len());
+        let mut full_texts = Vec::with_capacity(decoded.len());
         for ((vector, provenance), d) in drawn.into_iter().zip(decoded) {
             let text = backbone.detokenize(&d.ids)?;
+            full_texts.push(text.clone());
             decodes.push(SampleDecode {
                 provenance,
                 vector,
                 reads_as_family: reads_as(&text, &opts.family),
+                family_likeness: judges.likeness.as_ref().map(|l| l.probability(&text)),
                 nearest_training: reference.nearest_text(&text),
                 text: text.chars().take(300).collect(),
             });
@@ -132,6 +148,8 @@ pub fn run<B: Backend>(
             reads_as_family: known
                 .then(|| bootstrap_rate(&flags, opts.bootstrap, opts.seed))
                 .transpose()?,
+            family_likeness: judges.family_likeness(&full_texts, opts)?,
+            two_sample_auroc: judges.two_sample_auroc(&full_texts),
             nearest_training_f1: decodes.iter().map(|d| d.nearest_training.1).sum::<f64>() / n,
             distinct_decodes: decodes
                 .iter()

@@ -15,6 +15,7 @@ use super::voids::inside_a_zone;
 use super::ExperimentOptions;
 use crate::error::Result;
 use crate::metrics::{bootstrap_auroc, bootstrap_rate, Interval};
+use crate::void_score::{Reference, VoidScore};
 
 /// Where a set of codes lies relative to CLLM1's training vectors and void zones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,54 @@ pub struct SpaceSeparation {
     pub dim: usize,
     /// Void-score AUROC, family vs validation, with its interval.
     pub auroc: Interval,
+    /// The same AUROC within each source (family texts against validation texts of the
+    /// same source), for sources with at least [`MIN_SOURCE_TEXTS`] of each: a style
+    /// difference between sources cannot pass for a void here.
+    #[serde(default)]
+    pub within_source: Vec<SourceSeparation>,
+    /// The AUROC under every score of [`VoidScore::all`] (the default, Euclidean k = 10,
+    /// among them): cosine and Euclidean k-NN for k in {1, 5, 10, 50}, relative Mahalanobis.
+    #[serde(default)]
+    pub scores: Vec<ScoredSeparation>,
+}
+
+/// The family against validation texts under one void score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredSeparation {
+    /// The score.
+    pub score: VoidScore,
+    /// Its AUROC with the interval.
+    pub auroc: Interval,
+}
+
+impl SpaceSeparation {
+    /// The score with the highest AUROC: picked after the fact, an upper bound.
+    pub fn best(&self) -> Option<&ScoredSeparation> {
+        self.scores
+            .iter()
+            .max_by(|a, b| a.auroc.estimate.total_cmp(&b.auroc.estimate))
+    }
+}
+
+/// The family against validation texts of one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSeparation {
+    /// The source (the document id's prefix before `:`).
+    pub source: String,
+    /// Family texts of the source.
+    pub family_texts: usize,
+    /// Validation texts of the source.
+    pub val_texts: usize,
+    /// Void-score AUROC, with its interval.
+    pub auroc: Interval,
+}
+
+/// The fewest family and validation texts a source needs for a within-source AUROC.
+pub const MIN_SOURCE_TEXTS: usize = 5;
+
+/// The source of a document id: its prefix before `:` (`-` for an id without one).
+pub fn source_of(id: &str) -> &str {
+    id.split_once(':').map_or("-", |(s, _)| s)
 }
 
 /// The void scores of CLLM1's validation codes: the negatives of every membership AUROC,
@@ -83,11 +132,40 @@ pub fn separation<B: Backend>(
     split: &Split,
     space: &Space,
     sentences: Option<&SentenceSpace>,
+    train_classes: &[String],
 ) -> Result<Vec<SpaceSeparation>> {
-    let auroc = |train: &[Vec<f32>], val: &[Vec<f32>], fam: &[Vec<f32>]| -> Result<Interval> {
+    let val_sources: Vec<&str> = split.val.doc_ids.iter().map(|id| source_of(id)).collect();
+    let fam_sources: Vec<&str> = split.family.doc_ids.iter().map(|id| source_of(id)).collect();
+    let mut sources: Vec<&str> = fam_sources.clone();
+    sources.sort_unstable();
+    sources.dedup();
+    let score = |train: &[Vec<f32>],
+                 val: &[Vec<f32>],
+                 fam: &[Vec<f32>]|
+     -> Result<(Interval, Vec<SourceSeparation>)> {
         let f = knn_void_scores(train, fam, opts.knn)?;
         let v = knn_void_scores(train, val, opts.knn)?;
-        bootstrap_auroc(&f, &v, opts.bootstrap, opts.seed)
+        let mut within = Vec::new();
+        for &source in &sources {
+            let pick = |scores: &[f64], of: &[&str]| -> Vec<f64> {
+                scores
+                    .iter()
+                    .zip(of)
+                    .filter(|(_, s)| **s == source)
+                    .map(|(x, _)| *x)
+                    .collect()
+            };
+            let (fs, vs) = (pick(&f, &fam_sources), pick(&v, &val_sources));
+            if fs.len() >= MIN_SOURCE_TEXTS && vs.len() >= MIN_SOURCE_TEXTS {
+                within.push(SourceSeparation {
+                    source: source.to_string(),
+                    family_texts: fs.len(),
+                    val_texts: vs.len(),
+                    auroc: bootstrap_auroc(&fs, &vs, opts.bootstrap, opts.seed)?,
+                });
+            }
+        }
+        Ok((bootstrap_auroc(&f, &v, opts.bootstrap, opts.seed)?, within))
     };
     let pooled = |p: &Part| -> Result<Vec<Vec<f32>>> { mean_pooled(cllm1, p) };
     let (train, val, fam) = (
@@ -95,24 +173,49 @@ pub fn separation<B: Backend>(
         pooled(&split.val)?,
         pooled(&split.family)?,
     );
+    let every_score = |t: &[Vec<f32>], v: &[Vec<f32>], f: &[Vec<f32>]| {
+        let reference = Reference::new(t, train_classes)?;
+        let (fs, vs) = (reference.score_all(f)?, reference.score_all(v)?);
+        let mut out = Vec::new();
+        for ((score, fam), (_, val)) in fs.into_iter().zip(vs) {
+            if let (Some(fam), Some(val)) = (fam, val) {
+                out.push(ScoredSeparation {
+                    score,
+                    auroc: bootstrap_auroc(&fam, &val, opts.bootstrap, opts.seed)?,
+                });
+            }
+        }
+        Ok::<_, crate::EvalError>(out)
+    };
+    let separation = |space: String, dim: usize, t: &[Vec<f32>], v: &[Vec<f32>], f: &[Vec<f32>]| {
+        tracing::info!(space = %space, "void scores");
+        let (auroc, within_source) = score(t, v, f)?;
+        Ok::<_, crate::EvalError>(SpaceSeparation {
+            space,
+            dim,
+            auroc,
+            within_source,
+            scores: every_score(t, v, f)?,
+        })
+    };
     let mut spaces = vec![
-        SpaceSeparation {
-            space: format!("CLLM1 (k = {})", cllm1.k()),
-            dim: cllm1.k(),
-            auroc: auroc(&space.train, &space.val, &space.family)?,
-        },
-        SpaceSeparation {
-            space: "mean-pooled token embeddings (layer 0)".into(),
-            dim: train.first().map_or(0, Vec::len),
-            auroc: auroc(&train, &val, &fam)?,
-        },
+        separation(
+            format!("CLLM1 (k = {})", cllm1.k()),
+            cllm1.k(),
+            &space.train,
+            &space.val,
+            &space.family,
+        )?,
+        separation(
+            "mean-pooled token embeddings (layer 0)".into(),
+            train.first().map_or(0, Vec::len),
+            &train,
+            &val,
+            &fam,
+        )?,
     ];
     if let Some(s) = sentences {
-        spaces.push(SpaceSeparation {
-            space: s.name.clone(),
-            dim: s.dim,
-            auroc: auroc(&s.train, &s.val, &s.family)?,
-        });
+        spaces.push(separation(s.name.clone(), s.dim, &s.train, &s.val, &s.family)?);
     }
     Ok(spaces)
 }

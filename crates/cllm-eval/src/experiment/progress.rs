@@ -20,18 +20,20 @@ pub(crate) fn bar(len: usize, message: &str, enabled: bool) -> ProgressBar {
 }
 
 /// Decodes `vectors` with `cllm` in chunks of [`DECODE_CHUNK`], advancing a bar labelled
-/// `message` (the same decodes as one call: each text is decoded on its own).
+/// `message` (the same decodes as one call: each text is decoded on its own), guided by
+/// `lm` when `options.lm_weight` > 0.
 pub(crate) fn decode_with_bar<B: burn::tensor::backend::Backend>(
     cllm: &cllm_autoencoder::Cllm<B>,
     vectors: &[cllm_core::TextVector],
     options: &cllm_autoencoder::DecodeOptions,
+    lm: Option<&dyn cllm_core::LanguageModel>,
     message: &str,
     enabled: bool,
 ) -> crate::error::Result<Vec<cllm_autoencoder::GeneratedText>> {
     let bar = bar(vectors.len(), message, enabled);
     let mut out = Vec::with_capacity(vectors.len());
     for chunk in vectors.chunks(DECODE_CHUNK) {
-        out.extend(cllm.generate(chunk, options)?);
+        out.extend(cllm.generate_guided(chunk, options, lm)?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

@@ -17,13 +17,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use cllm_autoencoder::code_fit::{fit_codes, FittedCodes};
 use cllm_autoencoder::text_metrics::{positional_accuracy, word_f1};
 use cllm_autoencoder::{run_train_job, Cllm, DecodeOptions, RunControl, TrainJob};
-use cllm_core::{Backbone, Document, TextVector};
+use cllm_core::{Backbone, Document, LanguageModel, TextVector};
 use cllm_void::VoidReport;
 use serde::{Deserialize, Serialize};
 
 use super::membership::{membership, validation_scores, Membership};
 use super::split::{Part, Space, Split};
-use super::{finished_or_run, ExperimentOptions, CLLM1};
+use super::{finished_or_run, DecodeJudges, ExperimentOptions, CLLM1};
 use crate::error::Result;
 use crate::metrics::{bootstrap_rate, Interval};
 
@@ -75,6 +75,14 @@ pub struct CrossDecoding {
     pub reads_as_family: Option<Interval>,
     /// Share of the originals that read as the family by the same rules (the ceiling).
     pub originals_read_as_family: Option<f64>,
+    /// Mean P(family) of the decodes by the content-based scorer, names masked
+    /// ([`crate::likeness`]), with its bootstrap interval; `None` without a scorer.
+    #[serde(default)]
+    pub family_likeness: Option<Interval>,
+    /// Classifier two-sample AUROC of the decodes against held-out real texts
+    /// ([`crate::realism`]; 0.5 = indistinguishable); `None` when too few to test.
+    #[serde(default)]
+    pub two_sample_auroc: Option<f64>,
     /// Mean word F1 of decode and original (two random recipes score about 0.29).
     pub word_f1: f64,
     /// Share of distinct texts among the decodes (1 = every code decodes to its own text;
@@ -83,6 +91,30 @@ pub struct CrossDecoding {
     /// Mean share of original tokens decoded at their position.
     pub token_accuracy: f64,
     /// Every decode beside its original (300 characters each), in the part's order.
+    pub examples: Vec<DecodeExample>,
+    /// The same codes decoded under the base LLM's guidance (`None` unless the experiment
+    /// asked for guided readings).
+    #[serde(default)]
+    pub guided: Option<GuidedDecoding>,
+}
+
+/// How CLLM1's decoder reads a set of codes with the base LLM's guidance (shallow fusion:
+/// decoder + λ · SmolLM2 per token): SmolLM2 knows pizza, CLLM1's decoder barely does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuidedDecoding {
+    /// λ.
+    pub lm_weight: f32,
+    /// Mean P(family) by content ([`crate::likeness`]).
+    pub family_likeness: Option<Interval>,
+    /// Classifier two-sample AUROC against held-out real texts.
+    pub two_sample_auroc: Option<f64>,
+    /// Share of decodes that name the family.
+    pub reads_as_family: Option<Interval>,
+    /// Mean word F1 of decode and original.
+    pub word_f1: f64,
+    /// Share of distinct decodes.
+    pub distinct_decodes: f64,
+    /// The first decodes beside their originals.
     pub examples: Vec<DecodeExample>,
 }
 
@@ -123,6 +155,7 @@ pub fn run<B: AutodiffBackend>(
     space: &Space,
     zones: &VoidReport,
     backbone: &dyn Backbone,
+    judges: &DecodeJudges,
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
@@ -134,7 +167,15 @@ pub fn run<B: AutodiffBackend>(
             reading,
             description: reading.describe().into(),
             membership: membership(opts, codes, space, &val_scores, zones)?,
-            cross_decoding: cross_decode(opts, cllm1, codes, part, reading.describe(), backbone)?,
+            cross_decoding: cross_decode(
+                opts,
+                cllm1,
+                codes,
+                part,
+                reading.describe(),
+                backbone,
+                judges,
+            )?,
             note,
         })
     };
@@ -252,6 +293,7 @@ pub(crate) fn cross_decode<B: Backend>(
     part: &Part,
     part_label: &str,
     backbone: &dyn Backbone,
+    judges: &DecodeJudges,
 ) -> Result<CrossDecoding> {
     let vectors: Vec<TextVector> = codes
         .iter()
@@ -261,16 +303,59 @@ pub(crate) fn cross_decode<B: Backend>(
         max_tokens: Some(cllm1.config().max_len + 1),
         ..DecodeOptions::default()
     };
+    let plain = decode_scored(opts, cllm1, &vectors, &decode, None, part, part_label, backbone, judges)?;
+    let guided = match judges.guide {
+        Some((lm, weight)) if weight > 0.0 => {
+            let options = DecodeOptions {
+                lm_weight: weight,
+                ..decode.clone()
+            };
+            let label = format!("{part_label}, guided");
+            let g = decode_scored(opts, cllm1, &vectors, &options, Some(lm), part, &label, backbone, judges)?;
+            Some(GuidedDecoding {
+                lm_weight: weight,
+                family_likeness: g.family_likeness,
+                two_sample_auroc: g.two_sample_auroc,
+                reads_as_family: g.reads_as_family,
+                word_f1: g.word_f1,
+                distinct_decodes: g.distinct_decodes,
+                examples: g.examples.into_iter().take(GUIDED_EXAMPLES).collect(),
+            })
+        }
+        _ => None,
+    };
+    Ok(CrossDecoding { guided, ..plain })
+}
+
+/// Decoded examples kept per guided reading.
+const GUIDED_EXAMPLES: usize = 3;
+
+/// Decodes `vectors` (guided by `lm` when `decode.lm_weight` > 0) and scores the decodes
+/// against the part's texts.
+#[allow(clippy::too_many_arguments)]
+fn decode_scored<B: Backend>(
+    opts: &ExperimentOptions,
+    cllm1: &Cllm<B>,
+    vectors: &[TextVector],
+    decode: &DecodeOptions,
+    lm: Option<&dyn LanguageModel>,
+    part: &Part,
+    part_label: &str,
+    backbone: &dyn Backbone,
+    judges: &DecodeJudges,
+) -> Result<CrossDecoding> {
     let decoded = super::progress::decode_with_bar(
         cllm1,
-        &vectors,
-        &decode,
+        vectors,
+        decode,
+        lm,
         &format!("decoding {}", part_label),
         opts.progress,
     )?;
     let (mut f1, mut acc, mut reads, mut originals) = (0.0, 0.0, Vec::new(), 0usize);
     let mut distinct = std::collections::HashSet::new();
     let mut examples = Vec::new();
+    let mut texts = Vec::new();
     for (i, d) in decoded.iter().enumerate() {
         let text = backbone.detokenize(&d.ids)?;
         let original = backbone.detokenize(&part.ids[i])?;
@@ -279,6 +364,7 @@ pub(crate) fn cross_decode<B: Backend>(
         acc += positional_accuracy(&d.ids, &part.ids[i]);
         reads.push(reads_as(&text, &opts.family));
         originals += usize::from(reads_as(&original, &opts.family));
+        texts.push(text.clone());
         examples.push(DecodeExample {
             title: part.titles[i].clone(),
             original: original.chars().take(300).collect(),
@@ -293,10 +379,13 @@ pub(crate) fn cross_decode<B: Backend>(
             .then(|| bootstrap_rate(&reads, opts.bootstrap, opts.seed))
             .transpose()?,
         originals_read_as_family: known.then_some(originals as f64 / n),
+        family_likeness: judges.family_likeness(&texts, opts)?,
+        two_sample_auroc: judges.two_sample_auroc(&texts),
         word_f1: f1 / n,
         distinct_decodes: distinct.len() as f64 / n,
         token_accuracy: acc / n,
         examples,
+        guided: None,
     })
 }
 

@@ -76,6 +76,10 @@ pub(crate) fn interval(i: &Interval) -> String {
     format!("{:.3} [{:.3}, {:.3}]", i.estimate, i.low, i.high)
 }
 
+fn number(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
 fn optional(i: &Option<Interval>) -> String {
     i.as_ref().map_or("-".into(), interval)
 }
@@ -121,11 +125,46 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
             "Void-score AUROC, {} vs validation (95% bootstrap interval)",
             r.options.family
         ),
-        header: ["space", "dim", "AUROC [95%]"].map(String::from).to_vec(),
+        header: [
+            "space",
+            "dim",
+            "AUROC [95%] (default: euclidean k=10)",
+            "within each source",
+            "best of 9 scores (picked after the fact)",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: r
             .separation
             .iter()
-            .map(|s| vec![s.space.clone(), s.dim.to_string(), interval(&s.auroc)])
+            .map(|s| {
+                let within: Vec<String> = s
+                    .within_source
+                    .iter()
+                    .map(|w| {
+                        format!(
+                            "{} ({} vs {}): {}",
+                            w.source,
+                            w.family_texts,
+                            w.val_texts,
+                            interval(&w.auroc)
+                        )
+                    })
+                    .collect();
+                vec![
+                    s.space.clone(),
+                    s.dim.to_string(),
+                    interval(&s.auroc),
+                    if within.is_empty() {
+                        "-".into()
+                    } else {
+                        within.join("; ")
+                    },
+                    s.best().map_or("-".into(), |b| {
+                        format!("{}: {}", b.score.name(), interval(&b.auroc))
+                    }),
+                ]
+            })
             .collect(),
     };
     let readings = Table {
@@ -136,8 +175,10 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
             "in a zone",
             "in a significant zone",
             "void AUROC vs val",
-            "decodes read as family",
-            "originals read as family",
+            "P(family) by content [95%]",
+            "realism: two-sample AUROC",
+            "decodes named as family",
+            "originals named as family",
             "distinct decodes",
             "word F1",
             "token acc",
@@ -151,7 +192,9 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
         header: [
             "source",
             "samples",
-            "read as family",
+            "P(family) by content [95%]",
+            "realism: two-sample AUROC",
+            "named as family",
             "distinct decodes",
             "F1 to nearest training text",
         ]
@@ -165,6 +208,8 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
                 vec![
                     s.source.clone(),
                     s.samples.to_string(),
+                    optional(&s.family_likeness),
+                    number(s.two_sample_auroc),
                     optional(&s.reads_as_family),
                     format!("{:.3}", s.distinct_decodes),
                     format!("{:.3}", s.nearest_training_f1),
@@ -172,7 +217,186 @@ fn tables(r: &ExperimentReport) -> Vec<Table> {
             })
             .collect(),
     };
-    vec![cllm1, separation, readings, discovery]
+    let mut tables = vec![cllm1];
+    tables.extend(code_shape_table(r));
+    tables.push(separation);
+    tables.extend(scores_table(r));
+    tables.extend(likeness_table(r));
+    tables.push(readings);
+    tables.extend(guided_table(r));
+    tables.push(discovery);
+    tables.extend(zone_table(r));
+    tables
+}
+
+/// The shape of CLLM1's training codes and what their first direction separates.
+fn code_shape_table(r: &ExperimentReport) -> Option<Table> {
+    let c = r.cllm1.code_shape.as_ref()?;
+    let s = &c.shape;
+    let mut rows = vec![
+        vec![
+            "participation ratio (Σλ)²/Σλ²".into(),
+            format!("{:.1} of {}", s.participation_ratio, s.dim),
+        ],
+        vec![
+            "directions holding 90% of the variance".into(),
+            s.directions_90.to_string(),
+        ],
+        vec![
+            "first direction's share of the variance".into(),
+            format!("{:.1}%", 100.0 * s.first_direction_share),
+        ],
+        vec![
+            "mean |correlation| between coordinates".into(),
+            format!("{:.3}", s.mean_abs_correlation),
+        ],
+    ];
+    rows.extend(c.first_direction.iter().map(|d| {
+        vec![
+            format!("first direction, AUROC of {} vs the rest ({} vs {})", d.group, d.texts, d.rest),
+            format!("{:.3}", d.auroc),
+        ]
+    }));
+    Some(Table {
+        title: format!(
+            "CLLM1's training codes: their shape ({} codes of the training texts)",
+            s.codes
+        ),
+        header: ["measure", "value"].map(String::from).to_vec(),
+        rows,
+    })
+}
+
+/// The readings decoded again under the base LLM's guidance.
+fn guided_table(r: &ExperimentReport) -> Option<Table> {
+    let lambda = r
+        .readings
+        .iter()
+        .find_map(|x| x.cross_decoding.guided.as_ref())?
+        .lm_weight;
+    Some(Table {
+        title: format!("Readings decoded under SmolLM2's guidance (λ = {lambda})"),
+        header: [
+            "codes",
+            "P(family) by content [95%]",
+            "realism: two-sample AUROC",
+            "decodes named as family",
+            "distinct decodes",
+            "word F1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .readings
+            .iter()
+            .filter_map(|x| {
+                let g = x.cross_decoding.guided.as_ref()?;
+                Some(vec![
+                    x.description.clone(),
+                    optional(&g.family_likeness),
+                    number(g.two_sample_auroc),
+                    optional(&g.reads_as_family),
+                    format!("{:.3}", g.distinct_decodes),
+                    format!("{:.3}", g.word_f1),
+                ])
+            })
+            .collect(),
+    })
+}
+
+/// The family's void AUROC under every score, one column per space.
+fn scores_table(r: &ExperimentReport) -> Option<Table> {
+    let first = r.separation.first()?;
+    if first.scores.is_empty() {
+        return None;
+    }
+    let mut header = vec!["void score".to_string()];
+    header.extend(r.separation.iter().map(|s| s.space.clone()));
+    let rows = first
+        .scores
+        .iter()
+        .map(|sc| {
+            let mut row = vec![sc.score.name()];
+            row.extend(r.separation.iter().map(|s| {
+                s.scores
+                    .iter()
+                    .find(|x| x.score == sc.score)
+                    .map_or("-".into(), |x| interval(&x.auroc))
+            }));
+            row
+        })
+        .collect();
+    Some(Table {
+        title: format!(
+            "Void AUROC, {} vs validation, under every score (the default is euclidean k=10)",
+            r.options.family
+        ),
+        header,
+        rows,
+    })
+}
+
+/// The content-based family scorer on real texts.
+fn likeness_table(r: &ExperimentReport) -> Option<Table> {
+    let l = r.family_likeness.as_ref()?;
+    let cv = &l.cross_validated;
+    Some(Table {
+        title: format!(
+            "Content-based family scorer (logistic regression on {} words, every family's name words masked; evaluation only)",
+            l.features
+        ),
+        header: ["measure", "value"].map(String::from).to_vec(),
+        rows: vec![
+            vec![
+                format!(
+                    "cross-validated AUROC, {} vs the rest ({} of {} texts)",
+                    cv.family, cv.family_texts, cv.texts
+                ),
+                format!("{:.3}", cv.auroc),
+            ],
+            vec![
+                format!("mean P({}) of the real {} texts (out of fold): the ceiling", cv.family, cv.family),
+                interval(&l.family_texts),
+            ],
+            vec![
+                "mean P(family) of real validation texts (out of fold)".into(),
+                interval(&l.validation_texts),
+            ],
+        ],
+    })
+}
+
+/// What borders each zone.
+fn zone_table(r: &ExperimentReport) -> Option<Table> {
+    if r.zones.composition.is_empty() {
+        return None;
+    }
+    let counts = |v: &[(String, usize)]| -> String {
+        v.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(Table {
+        title: "Void zones: the training texts that bound them".into(),
+        header: ["zone", "bounding texts", "by source", "by family", "the gap between sources?"]
+            .map(String::from)
+            .to_vec(),
+        rows: r
+            .zones
+            .composition
+            .iter()
+            .map(|z| {
+                vec![
+                    z.rank.to_string(),
+                    z.bounding.to_string(),
+                    counts(&z.sources),
+                    counts(&z.families),
+                    if z.between_sources { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect(),
+    })
 }
 
 fn reading_row(x: &ReadingResult) -> Vec<String> {
@@ -184,6 +408,8 @@ fn reading_row(x: &ReadingResult) -> Vec<String> {
         interval(&m.in_zone),
         interval(&m.in_significant_zone),
         interval(&m.void_auroc),
+        optional(&c.family_likeness),
+        number(c.two_sample_auroc),
         optional(&c.reads_as_family),
         c.originals_read_as_family
             .map_or("-".into(), |r| format!("{r:.3}")),
@@ -193,10 +419,96 @@ fn reading_row(x: &ReadingResult) -> Vec<String> {
     ]
 }
 
+/// One reading's mean P(family) against the floor's, in words.
+fn against_floor(what: &str, fam: &str, p: &Interval, floor: &Interval) -> String {
+    format!(
+        "{what}: decodes score P({fam}) {} against {} for the decodes of validation codes: {}.",
+        interval(p),
+        interval(floor),
+        if p.low > floor.high {
+            "above the floor (intervals apart)"
+        } else if p.high < floor.low {
+            "below the floor (intervals apart)"
+        } else {
+            "not shown above the floor (intervals overlap)"
+        }
+    )
+}
+
 /// What the numbers say of the method's claims, in plain words.
 fn findings(r: &ExperimentReport) -> Vec<String> {
     let mut out = Vec::new();
     let fam = &r.options.family;
+    if let Some(c) = &r.cllm1.code_shape {
+        let s = &c.shape;
+        let strongest = c
+            .first_direction
+            .iter()
+            .max_by(|a, b| a.auroc.total_cmp(&b.auroc));
+        out.push(format!(
+            "Code shape: CLLM1's training codes use {:.1} of {} directions (participation ratio; {} hold 90% of the variance, the first {:.0}%), mean |correlation| {:.2}.{}",
+            s.participation_ratio,
+            s.dim,
+            s.directions_90,
+            100.0 * s.first_direction_share,
+            s.mean_abs_correlation,
+            strongest.map_or(String::new(), |d| format!(
+                " The first direction separates {} best (AUROC {:.2}).",
+                d.group, d.auroc
+            ))
+        ));
+    }
+    let gaps: Vec<String> = r
+        .zones
+        .composition
+        .iter()
+        .filter(|z| z.between_sources)
+        .map(|z| z.rank.to_string())
+        .collect();
+    if !gaps.is_empty() {
+        out.push(format!(
+            "Zone(s) {} lie in the gap between sources (their bounding texts come from two sources in comparable shares): a difference of writing style, not unseen content.",
+            gaps.join(", ")
+        ));
+    }
+    if let Some(l) = &r.family_likeness {
+        let floor = r
+            .readings
+            .iter()
+            .find(|x| x.reading == super::Reading::ValidationTexts)
+            .and_then(|x| x.cross_decoding.family_likeness.clone());
+        out.push(format!(
+            "Content, not names: the masked scorer tells real {fam} texts from the rest with cross-validated AUROC {:.3}; real {fam} texts score P = {:.3}, real validation texts {:.3}.",
+            l.cross_validated.auroc, l.family_texts.estimate, l.validation_texts.estimate
+        ));
+        let guided_floor = r
+            .readings
+            .iter()
+            .find(|x| x.reading == super::Reading::ValidationTexts)
+            .and_then(|x| x.cross_decoding.guided.as_ref())
+            .and_then(|g| g.family_likeness.clone());
+        let others = || {
+            r.readings
+                .iter()
+                .filter(|x| x.reading != super::Reading::ValidationTexts)
+        };
+        if let Some(floor) = floor {
+            for x in others() {
+                if let Some(p) = &x.cross_decoding.family_likeness {
+                    out.push(against_floor(&x.description, fam, p, &floor));
+                }
+            }
+        }
+        if let Some(floor) = guided_floor {
+            for x in others() {
+                let guided = x.cross_decoding.guided.as_ref();
+                if let Some((p, g)) = guided.and_then(|g| g.family_likeness.as_ref().map(|p| (p, g))) {
+                    let what = format!("{}, guided (λ = {})", x.description, g.lm_weight);
+                    out.push(against_floor(&what, fam, p, &floor));
+                }
+            }
+        }
+    }
     if let [cllm, baselines @ ..] = r.separation.as_slice() {
         let a = &cllm.auroc;
         for base in baselines {

@@ -211,3 +211,18 @@ pub(crate) fn sample(idx: &[usize], n: usize, seed: u64) -> Vec<usize> {
     v.sort_unstable();
     v
 }
+
+/// The family tag of every training text (`-` for none), in the split's order: the
+/// classes of the relative Mahalanobis score.
+pub fn train_classes(split: &Split, docs: &[Document]) -> Vec<String> {
+    let family: std::collections::HashMap<&str, &str> = docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.group().unwrap_or("-")))
+        .collect();
+    split
+        .train
+        .doc_ids
+        .iter()
+        .map(|id| family.get(id.as_str()).copied().unwrap_or("-").to_string())
+        .collect()
+}

@@ -65,6 +65,9 @@ pub struct SweepArm {
     pub val_token_accuracy: f64,
     /// Free-running word F1 on validation texts (`None` without a backbone).
     pub val_word_f1: Option<f64>,
+    /// The shape of the arm's training codes (participation ratio, mean |correlation|).
+    #[serde(default)]
+    pub code_shape: Option<cllm_core::CodeShape>,
     /// The void zones of the arm's training vectors.
     pub zones: ZoneSummary,
     /// The family against validation texts: the arm's CLLM1 space first, then the
@@ -129,8 +132,15 @@ pub fn run_sweep<B: AutodiffBackend>(
                 None => None,
             };
             let separation =
-                membership::separation(&arm_opts, &model, &split, &space, sentences.as_ref())?;
-            arms.push(arm_result(k, terms, &job, zones.summary(), separation));
+                membership::separation(
+                    &arm_opts,
+                    &model,
+                    &split,
+                    &space,
+                    sentences.as_ref(),
+                    &split::train_classes(&split, docs),
+                )?;
+            arms.push(arm_result(k, terms, &job, zones.summary(docs), separation));
         }
     }
     let report = SweepReport {
@@ -181,6 +191,7 @@ fn arm_result(
         train_s: job.wall_s,
         val_token_accuracy: val.map_or(f64::NAN, |v| v.report.token_accuracy),
         val_word_f1: val.and_then(|v| v.free_running.word_f1),
+        code_shape: job.code_shape.as_ref().map(|c| c.shape.clone()),
         zones,
         separation,
     }
@@ -223,19 +234,25 @@ pub fn markdown(r: &SweepReport) -> String {
         r.wall_s,
     );
     md.push_str(
-        "| k | terms | steps | train s | val token acc | val word F1 | zones (significant) | void AUROC, CLLM1 |\n\
-         |---:|---|---:|---:|---:|---:|---:|---|\n",
+        "| k | terms | steps | train s | val token acc | val word F1 | participation ratio | mean \\|corr\\| | zones (significant) | void AUROC, CLLM1 |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for a in &r.arms {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.0} | {:.3} | {} | {} ({}) | {} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {} | {} | {} | {} ({}) | {} |",
             a.k,
             if a.terms { "on" } else { "off" },
             a.steps,
             a.train_s,
             a.val_token_accuracy,
             a.val_word_f1.map_or("-".into(), |f| format!("{f:.3}")),
+            a.code_shape
+                .as_ref()
+                .map_or("-".into(), |c| format!("{:.1}", c.participation_ratio)),
+            a.code_shape
+                .as_ref()
+                .map_or("-".into(), |c| format!("{:.2}", c.mean_abs_correlation)),
             a.zones.kept,
             a.zones.significant,
             a.separation

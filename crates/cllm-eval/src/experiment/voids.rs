@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use cllm_void::{find_voids_in_points, PointSet, VoidReport, VoidSearchOptions};
+use cllm_core::Document;
 use serde::{Deserialize, Serialize};
 
 use super::split::{Space, Split};
@@ -30,11 +31,84 @@ pub struct ZoneSummary {
     pub relative_radii: Vec<f32>,
     /// Null-test p-value of each kept zone (`None` without a null test).
     pub p_values: Vec<Option<f64>>,
+    /// What borders each kept zone: its bounding training texts by source and family.
+    #[serde(default)]
+    pub composition: Vec<ZoneComposition>,
+}
+
+/// The training texts that bound a zone (the points its balls touch), by source and by
+/// family. A zone whose bounding texts come from two sources in comparable shares lies in
+/// the gap between two writing styles, not in unseen content: it is flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneComposition {
+    /// 1-based rank of the zone.
+    pub rank: usize,
+    /// Bounding texts.
+    pub bounding: usize,
+    /// Bounding texts per source (the id's prefix before `:`; `-` for none), most first.
+    pub sources: Vec<(String, usize)>,
+    /// Bounding texts per family tag (`-` for none), most first.
+    pub families: Vec<(String, usize)>,
+    /// Whether the bounding texts come from two or more sources with the smaller ones
+    /// holding at least [`BETWEEN_SOURCES_SHARE`] of them: the zone is the gap between
+    /// sources.
+    pub between_sources: bool,
+}
+
+/// The share of a zone's bounding texts that sources other than the largest must hold for
+/// the zone to be flagged as the gap between sources.
+pub const BETWEEN_SOURCES_SHARE: f64 = 0.3;
+
+/// Counts of `keys`, most first (ties by name).
+fn tally(keys: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for k in keys {
+        *counts.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<(String, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// The composition of every zone of `report` (see [`ZoneComposition`]).
+pub fn composition(report: &VoidReport, docs: &[Document]) -> Vec<ZoneComposition> {
+    let family: std::collections::HashMap<&str, Option<&str>> = docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.tag("family")))
+        .collect();
+    report
+        .zones
+        .iter()
+        .map(|z| {
+            let ids = &z.bounding_ids;
+            let sources = tally(ids.iter().map(|id| {
+                id.split_once(':')
+                    .map_or("-".to_string(), |(s, _)| s.to_string())
+            }));
+            let families = tally(ids.iter().map(|id| {
+                family
+                    .get(id.as_str())
+                    .copied()
+                    .flatten()
+                    .unwrap_or("-")
+                    .to_string()
+            }));
+            let others = ids.len() - sources.first().map_or(0, |s| s.1);
+            ZoneComposition {
+                rank: z.rank,
+                bounding: ids.len(),
+                between_sources: sources.len() >= 2
+                    && others as f64 >= BETWEEN_SOURCES_SHARE * ids.len() as f64,
+                sources,
+                families,
+            }
+        })
+        .collect()
 }
 
 impl Zones {
-    /// The summary.
-    pub fn summary(&self) -> ZoneSummary {
+    /// The summary; `docs` give the bounding texts' families.
+    pub fn summary(&self, docs: &[Document]) -> ZoneSummary {
         ZoneSummary {
             points: self.report.n_points,
             found: self.report.zones_found,
@@ -52,6 +126,7 @@ impl Zones {
                 .iter()
                 .map(|z| z.significance.as_ref().map(|s| s.p_value))
                 .collect(),
+            composition: composition(&self.report, docs),
         }
     }
 }
