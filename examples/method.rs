@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &opts,
         out.as_ref(),
         &backbone,
-        None, // or Some(SentenceBaseline { .. }) for a MiniLM baseline space
+        &[],  // or [SentenceBaseline { .. }] for a MiniLM baseline space
         None, // or Some(&backbone) with opts.guided_lm_weight = 0.5 for guided readings
         corpus.documents(),
         &dev,

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use cllm_core::{Backbone, Document};
+use cllm_core::{Backbone, ContentKey, Document, KeyBuilder};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -43,6 +43,10 @@ struct CacheMeta {
     max_len: usize,
     pad_id: u32,
     docs: Vec<(String, Option<String>, usize)>,
+    /// The [`ContentKey`] of what a finished build was made from (its chunks' keys and the
+    /// documents' families), kept in the same file so data and key are written as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    made_from: Option<ContentKey>,
 }
 
 /// A tokenized corpus: token ids per text (layer 0), the padding/end id and the length cap.
@@ -138,6 +142,11 @@ impl TokenCache {
     /// Writes the cache as safetensors (`ids` u32 flat, `offsets` u32), with the document
     /// ids, families and lengths as JSON metadata, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_made_from(path, None)
+    }
+
+    /// [`save`](Self::save), recording in the file what the cache was made from.
+    fn save_made_from(&self, path: &Path, made_from: Option<&ContentKey>) -> Result<()> {
         let mut flat = Vec::new();
         let mut offsets = Vec::with_capacity(self.len() + 1);
         offsets.push(0u32);
@@ -166,6 +175,7 @@ impl TokenCache {
                 .iter()
                 .map(|t| (t.id.clone(), t.family.clone(), t.full_len))
                 .collect(),
+            made_from: made_from.cloned(),
         };
         let meta_json = serde_json::to_string(&meta)
             .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
@@ -179,6 +189,11 @@ impl TokenCache {
 
     /// Reads a cache written by [`save`](Self::save).
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_made_from(path).map(|(cache, _)| cache)
+    }
+
+    /// [`load`](Self::load), with the key of what a finished build was made from.
+    fn load_made_from(path: &Path) -> Result<(Self, Option<ContentKey>)> {
         let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
         let fmt = |d: String| AutoencoderError::format(path, d);
         let (st, meta_json) = parse_safetensors(&bytes, "cllm").map_err(fmt)?;
@@ -201,7 +216,26 @@ impl TokenCache {
                 full_len,
             });
         }
-        Self::from_texts(meta.backbone, meta.max_len, meta.pad_id, texts)
+        Ok((
+            Self::from_texts(meta.backbone, meta.max_len, meta.pad_id, texts)?,
+            meta.made_from,
+        ))
+    }
+
+    /// `key` with every text of the cache added (id, family, token ids), in order: what a
+    /// run trained on it records, so a resume on other texts is refused.
+    pub fn keyed(&self, key: KeyBuilder) -> KeyBuilder {
+        let key = key
+            .text(&self.backbone)
+            .text(&format!("{} {}", self.max_len, self.pad_id));
+        self.texts.iter().fold(key, |k, t| {
+            k.text(&t.id).text(t.family.as_deref().unwrap_or("")).bytes(
+                &t.ids
+                    .iter()
+                    .flat_map(|i| i.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+            )
+        })
     }
 
     /// Splits the texts: every text whose family is in `opts.held_out_families` goes to
@@ -348,12 +382,13 @@ pub struct CacheBuildReport {
     pub cut: usize,
 }
 
-/// The files of a chunked token cache: `tokens-L256.safetensors` (what training reads),
-/// `tokens-L256.digest` (the digest of the documents it holds) and
-/// `tokens-L256.chunks/<chunk digest>.safetensors`.
+/// The files of a chunked token cache: `tokens-L256.safetensors` (what training reads,
+/// with the key of what it was made from inside) and
+/// `tokens-L256.chunks/<chunk key>.safetensors`. (`tokens-L256.digest`, the key's own file
+/// before it moved into the cache file, is removed when found.)
 struct CacheFiles {
     cache: PathBuf,
-    digest: PathBuf,
+    legacy_digest: PathBuf,
     chunks: PathBuf,
 }
 
@@ -361,34 +396,13 @@ impl CacheFiles {
     fn new(cache: &Path) -> Self {
         Self {
             cache: cache.to_path_buf(),
-            digest: cache.with_extension("digest"),
+            legacy_digest: cache.with_extension("digest"),
             chunks: cache.with_extension("chunks"),
         }
     }
 
-    fn chunk(&self, key: &str) -> PathBuf {
+    fn chunk(&self, key: &ContentKey) -> PathBuf {
         self.chunks.join(format!("{key}.safetensors"))
-    }
-}
-
-/// FNV-1a (64 bits) over byte strings, each followed by a separator byte.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn feed(&mut self, bytes: &[u8]) -> &mut Self {
-        for &b in bytes.iter().chain(&[0xff]) {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        self
-    }
-
-    fn hex(&self) -> String {
-        format!("{:016x}", self.0)
     }
 }
 
@@ -425,12 +439,12 @@ impl TokenCache {
         }
         let files = CacheFiles::new(path);
         let tokenizer = tokenizer_fingerprint(backbone, spec)?;
-        let keys: Vec<String> = docs
+        let keys: Vec<ContentKey> = docs
             .chunks(spec.chunk_texts)
             .map(|chunk| chunk_key(&tokenizer, chunk))
             .collect();
         let digest = cache_digest(&keys, docs);
-        if let Some(cache) = read_finished(&files, &digest)? {
+        if let Some(cache) = read_finished(&files, &digest, docs) {
             check_lengths(&cache.texts, cache.max_len, spec.over_length)?;
             progress(docs.len(), docs.len());
             let report = CacheBuildReport {
@@ -472,9 +486,8 @@ impl TokenCache {
         }
         let cache = Self::from_texts(backbone.name(), spec.max_len, spec.pad_id, texts)?;
         report.cut = cache.truncated();
-        cache.save(&files.cache)?;
-        cllm_core::write_atomic(&files.digest, digest.as_bytes())
-            .map_err(|e| AutoencoderError::io(&files.digest, e))?;
+        cache.save_made_from(&files.cache, Some(&digest))?;
+        let _ = std::fs::remove_file(&files.legacy_digest);
         remove_stale_chunks(&files, &keys);
         Ok((cache, report))
     }
@@ -482,66 +495,51 @@ impl TokenCache {
 
 /// The tokenizer's part of every key: the backbone's name, how it tokenizes a probe text,
 /// the length cap and the pad id.
-fn tokenizer_fingerprint(backbone: &dyn Backbone, spec: &CacheSpec) -> Result<String> {
+fn tokenizer_fingerprint(backbone: &dyn Backbone, spec: &CacheSpec) -> Result<ContentKey> {
     let probe =
         backbone.tokenize("Tomato soup: 2 cups (500 ml) of stock, 1 tsp salt. Crème brûlée!")?;
-    Ok(Fnv::new()
-        .feed(backbone.name().as_bytes())
-        .feed(format!("{probe:?} {} {}", spec.max_len, spec.pad_id).as_bytes())
-        .hex())
+    Ok(KeyBuilder::default()
+        .text(backbone.name())
+        .text(&format!("{probe:?} {} {}", spec.max_len, spec.pad_id))
+        .finish())
 }
 
 /// A chunk's name: the tokenizer and its documents' ids and texts (not their families,
 /// which change with `--hold-out` and are set when the chunks are put together).
-fn chunk_key(tokenizer: &str, docs: &[Document]) -> String {
-    let mut h = Fnv::new();
-    h.feed(tokenizer.as_bytes());
-    for d in docs {
-        h.feed(d.id.as_bytes()).feed(d.text.as_bytes());
-    }
-    h.hex()
+fn chunk_key(tokenizer: &ContentKey, docs: &[Document]) -> ContentKey {
+    docs.iter()
+        .fold(KeyBuilder::default().key(tokenizer), |k, d| {
+            k.text(&d.id).text(&d.text)
+        })
+        .finish()
 }
 
 /// The finished file's digest: every chunk's key and every document's family.
-fn cache_digest(keys: &[String], docs: &[Document]) -> String {
-    let mut h = Fnv::new();
-    for k in keys {
-        h.feed(k.as_bytes());
-    }
-    for d in docs {
-        h.feed(d.tag("family").unwrap_or("").as_bytes());
-    }
-    h.hex()
+fn cache_digest(keys: &[ContentKey], docs: &[Document]) -> ContentKey {
+    let k = keys.iter().fold(KeyBuilder::default(), |b, k| b.key(k));
+    docs.iter()
+        .fold(k, |b, d| b.text(d.tag("family").unwrap_or("")))
+        .finish()
 }
 
-/// The finished cache file, when its digest file says it holds exactly these documents.
-/// A digest that cannot be read (other than absent) or is malformed, or a cache file that
-/// cannot be read, is a warning: the cache is rebuilt from its chunks.
-fn read_finished(files: &CacheFiles, digest: &str) -> Result<Option<TokenCache>> {
-    let saved = match std::fs::read(&files.digest) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            tracing::warn!(path = %files.digest.display(), error = %e, "unreadable token-cache digest; rebuilding the cache from its chunks");
-            return Ok(None);
-        }
-    };
-    let saved = match std::str::from_utf8(&saved).map(str::trim) {
-        Ok(s) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => s,
-        _ => {
-            tracing::warn!(path = %files.digest.display(), "malformed token-cache digest (not 16 hex digits); rebuilding the cache from its chunks");
-            return Ok(None);
-        }
-    };
-    if saved != digest {
-        tracing::info!(path = %files.cache.display(), "token cache is for other texts, families or another tokenizer; rebuilding (unchanged chunks are reused)");
-        return Ok(None);
+/// The finished cache file, when it records being made from exactly these documents (the
+/// key kept inside it) and its texts are these documents' ids, in order. A cache file that
+/// cannot be read, or was made from other texts, is rebuilt from its chunks.
+fn read_finished(files: &CacheFiles, digest: &ContentKey, docs: &[Document]) -> Option<TokenCache> {
+    if !files.cache.exists() {
+        return None;
     }
-    match TokenCache::load(&files.cache) {
-        Ok(cache) => Ok(Some(cache)),
+    match TokenCache::load_made_from(&files.cache) {
+        Ok((cache, Some(made_from))) if made_from == *digest && is_in_order(&cache.texts, docs) => {
+            Some(cache)
+        }
+        Ok(_) => {
+            tracing::info!(path = %files.cache.display(), "token cache is for other texts, families or another tokenizer; rebuilding (unchanged chunks are reused)");
+            None
+        }
         Err(e) => {
             tracing::warn!(path = %files.cache.display(), error = %e, "unreadable token cache; rebuilding it from its chunks");
-            Ok(None)
+            None
         }
     }
 }
@@ -620,7 +618,7 @@ fn check_lengths(texts: &[CachedText], max_len: usize, over_length: OverLength) 
 
 /// Removes the chunk files (and leftovers of interrupted writes) that are not among `keys`;
 /// failures are only logged, the cache itself is complete.
-fn remove_stale_chunks(files: &CacheFiles, keys: &[String]) {
+fn remove_stale_chunks(files: &CacheFiles, keys: &[ContentKey]) {
     let keep: std::collections::HashSet<PathBuf> = keys.iter().map(|k| files.chunk(k)).collect();
     let entries = match std::fs::read_dir(&files.chunks) {
         Ok(entries) => entries,

@@ -24,6 +24,23 @@ pub mod files {
     pub const MODEL: &str = "model.mpk";
     /// The [`VocabTable`](crate::VocabTable) (safetensors).
     pub const VOCAB: &str = "vocab.safetensors";
+
+    /// The [`ContentKey`](cllm_core::ContentKey) of a saved model: its config, weights and
+    /// vocabulary files. Results derived from a model (its zones, fitted codes, runs
+    /// fine-tuned from it) record it, so a retrained model is never paired with them.
+    ///
+    /// # Errors
+    /// [`AutoencoderError::Io`](crate::AutoencoderError) when a file cannot be read.
+    pub fn model_key(dir: &std::path::Path) -> crate::Result<cllm_core::ContentKey> {
+        let mut key = cllm_core::KeyBuilder::default();
+        for name in [CONFIG, MODEL, VOCAB] {
+            let path = dir.join(name);
+            let file = cllm_core::ContentKey::of_file(&path)
+                .map_err(|e| crate::AutoencoderError::io(&path, e))?;
+            key = key.text(name).key(&file);
+        }
+        Ok(key.finish())
+    }
 }
 
 /// A text decoded from a vector: backbone token ids (end token not included), the

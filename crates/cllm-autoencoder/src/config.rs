@@ -76,6 +76,18 @@ impl Default for ArDecoderConfig {
     }
 }
 
+/// The largest width (of the backbone's vectors, a stage, the text vector or the decoder) a
+/// config may ask for.
+pub const MAX_WIDTH: usize = 16_384;
+/// The longest text in tokens (and the largest merge or prefix) a config may ask for.
+pub const MAX_LEN: usize = 8_192;
+/// The most attention heads a config may ask for.
+pub const MAX_HEADS: usize = 1_024;
+/// The largest feed-forward multiplier a config may ask for.
+pub const MAX_FFN_MULT: usize = 64;
+/// The most stages, or layers in one stage or the decoder, a config may ask for.
+pub const MAX_LAYERS: usize = 256;
+
 /// Hyper-parameters of a CLLM. Saved as JSON next to every checkpoint.
 ///
 /// The encoder maps a padded `[max_len × input_width]` token matrix through an input
@@ -309,6 +321,31 @@ impl CllmConfig {
                 return bad(format!("{name} must be positive"));
             }
         }
+        // Upper bounds, checked before anything is allocated: a config file is untrusted
+        // input, and `max_len: 10^12` must be an error naming the field, not an abort.
+        let mut sizes = vec![
+            ("input_width", self.input_width, MAX_WIDTH),
+            ("max_len", self.max_len, MAX_LEN),
+            ("width", self.width, MAX_WIDTH),
+            ("k", self.k, MAX_WIDTH),
+            ("heads", self.heads, MAX_HEADS),
+            ("ffn_mult", self.ffn_mult, MAX_FFN_MULT),
+            ("stages", self.stages.len(), MAX_LAYERS),
+        ];
+        for st in &self.stages {
+            sizes.push(("stage layers", st.layers, MAX_LAYERS));
+            sizes.push(("stage merge", st.merge, MAX_LEN));
+            sizes.push(("stage width_out", st.width_out, MAX_WIDTH));
+        }
+        if let DecoderConfig::Autoregressive(ar) = &self.decoder {
+            sizes.push(("decoder width", ar.width, MAX_WIDTH));
+            sizes.push(("decoder layers", ar.layers, MAX_LAYERS));
+            sizes.push(("decoder heads", ar.heads, MAX_HEADS));
+            sizes.push(("decoder prefix", ar.prefix, MAX_LEN));
+        }
+        if let Some((name, v, limit)) = sizes.into_iter().find(|(_, v, limit)| v > limit) {
+            return bad(format!("{name} {v} is over the bound of {limit}"));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
         }
@@ -452,6 +489,23 @@ mod tests {
         let mut c = CllmConfig::k16();
         c.k = 0;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn sizes_over_their_bounds_are_named_before_anything_is_built() {
+        let over = |f: &dyn Fn(&mut CllmConfig)| {
+            let mut c = CllmConfig::k16();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(over(&|c| c.max_len = 1 << 40).contains("max_len"));
+        assert!(over(&|c| c.width = MAX_WIDTH + 1).contains("width"));
+        assert!(over(&|c| c.k = 1 << 30).contains("k 1073741824 is over the bound"));
+        assert!(over(&|c| c.heads = 1 << 20).contains("heads"));
+        assert!(over(&|c| c.stages[0].layers = 10_000).contains("stage layers"));
+        let mut c = CllmConfig::k16();
+        c.stages = vec![c.stages[0].clone(); MAX_LAYERS + 1];
+        assert!(c.validate().unwrap_err().to_string().contains("stages"));
     }
 
     #[test]

@@ -13,10 +13,10 @@ use cllm_core::{Backbone, Document};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheSpec, OverLength, TokenCache};
+use crate::code_shape::{shape_report, ShapeReport, TextLabels};
 use crate::codec::Cllm;
 use crate::decoding::DecodeOptions;
 use crate::error::{AutoencoderError, Result};
-use crate::code_shape::{shape_report, ShapeReport, TextLabels};
 use crate::eval::{auroc, knn_void_scores, EvalReport};
 use crate::lookup::TrainingLookup;
 use crate::persist;
@@ -172,7 +172,7 @@ pub fn run_train_job<B: AutodiffBackend>(
     control: &RunControl,
 ) -> Result<JobReport> {
     let pad_id = pad_id(backbone, &job.pad_token)?;
-    std::fs::create_dir_all(&job.out_dir).map_err(|e| AutoencoderError::io(&job.out_dir, e))?;
+    let _writer = cllm_core::FolderLock::acquire(&job.out_dir)?;
     let spec = CacheSpec {
         over_length: job.over_length,
         ..CacheSpec::new(job.options.model.max_len, pad_id)
@@ -218,7 +218,7 @@ pub fn prepare_data_dir(
     over_length: OverLength,
 ) -> Result<PreparedData> {
     let pad_id = pad_id(backbone, pad_token)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| AutoencoderError::io(out_dir, e))?;
+    let _writer = cllm_core::FolderLock::acquire(out_dir)?;
     let spec = CacheSpec {
         over_length,
         ..CacheSpec::new(max_len, pad_id)
@@ -257,6 +257,7 @@ pub fn run_prepared_train_job<B: AutodiffBackend>(
     device: &B::Device,
     control: &RunControl,
 ) -> Result<JobReport> {
+    let _writer = cllm_core::FolderLock::acquire(&job.out_dir)?;
     let cache = TokenCache::load(&data_dir.join(cache_file_name(job.options.model.max_len)))?;
     let vocab = VocabTable::load(&data_dir.join(crate::codec::files::VOCAB))?;
     run_on_cache::<B>(
@@ -283,6 +284,21 @@ fn run_on_cache<B: AutodiffBackend>(
     control: &RunControl,
 ) -> Result<JobReport> {
     let mut opts = job.options.clone();
+    if let Some(init) = &opts.init_from {
+        let found = crate::codec::files::model_key(init)?;
+        match &opts.init_key {
+            Some(asked) if *asked != found => {
+                return Err(AutoencoderError::InvalidConfig(format!(
+                    "{} holds another model than the one this run was asked to fine-tune \
+                     (content key {} ≠ {})",
+                    init.display(),
+                    short(found.as_str()),
+                    short(asked.as_str())
+                )))
+            }
+            _ => opts.init_key = Some(found),
+        }
+    }
     let pad_id = cache.pad_id;
     let truncated_fraction = cache.truncated_fraction();
     let (cache, replay) = match &job.family {
@@ -308,6 +324,12 @@ fn run_on_cache<B: AutodiffBackend>(
         }
         None => (cache, None),
     };
+    opts.data_key = Some(
+        std::iter::once(&cache)
+            .chain(replay.as_ref())
+            .fold(cllm_core::KeyBuilder::default(), |k, c| c.keyed(k))
+            .finish(),
+    );
     let mut data = make_data(cache, replay)?;
     if let Some(path) = &job.semantic {
         data = data.with_semantic(SemanticTargets::load(path)?)?;
@@ -582,4 +604,9 @@ fn cached_tokens(
         "token cache ready"
     );
     Ok(cache)
+}
+
+/// The first 12 hex digits of a key, for messages.
+fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
 }

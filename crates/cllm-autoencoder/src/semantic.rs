@@ -141,8 +141,21 @@ pub fn embed_corpus(
         .collect();
     let wanted: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     let dim = encoder.dim();
+    // the texts of the first `n` documents: a vector is reused only for the text it was
+    // computed from, not for an edited text under the same id
+    let texts_key = |n: usize| -> String {
+        docs[..n]
+            .iter()
+            .fold(cllm_core::KeyBuilder::default(), |k, d| {
+                k.text(&d.id).text(&d.text)
+            })
+            .finish()
+            .to_string()
+    };
+    let made_from = |f: &VectorFile| f.metadata.get(TEXTS_KEY).cloned();
     if let Ok(done) = read_vectors(out) {
-        if done.ids == wanted && done.dim == dim {
+        if done.ids == wanted && done.dim == dim && made_from(&done) == Some(texts_key(docs.len()))
+        {
             progress(docs.len());
             return Ok(done);
         }
@@ -151,7 +164,10 @@ pub fn embed_corpus(
     let partial_path = out.with_extension("partial.safetensors");
     let mut file = match read_vectors(&partial_path) {
         Ok(p)
-            if p.dim == dim && p.ids.len() <= docs.len() && p.ids[..] == wanted[..p.ids.len()] =>
+            if p.dim == dim
+                && p.ids.len() <= docs.len()
+                && p.ids[..] == wanted[..p.ids.len()]
+                && made_from(&p) == Some(texts_key(p.ids.len())) =>
         {
             tracing::info!(done = p.ids.len(), "resuming sentence embeddings");
             p
@@ -191,11 +207,19 @@ pub fn embed_corpus(
         }
         progress(file.ids.len());
         if last_save.elapsed().as_secs() >= 30 {
+            file.metadata
+                .insert(TEXTS_KEY.into(), texts_key(file.ids.len()));
             crate::export::write_vector_file(&partial_path, &file)?;
             last_save = std::time::Instant::now();
         }
     }
+    file.metadata
+        .insert(TEXTS_KEY.into(), texts_key(file.ids.len()));
     crate::export::write_vector_file(out, &file)?;
     let _ = std::fs::remove_file(&partial_path);
     Ok(file)
 }
+
+/// The metadata entry of a sentence-embedding file holding the
+/// [`ContentKey`](cllm_core::ContentKey) of the texts its vectors were computed from.
+pub const TEXTS_KEY: &str = "texts_key";

@@ -132,6 +132,7 @@ pub fn run(args: EmbedArgs) -> CmdResult {
     let max_tokens = args.max_tokens.min(model.max_len());
     let dir = args.out.join(format!("embed-layer{}", args.layer));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let _writer = cllm_core::FolderLock::acquire(&dir)?;
     tracing::info!(docs = docs.len(), layer = args.layer, dir = %dir.display(), "embedding corpus");
 
     let job = Job {

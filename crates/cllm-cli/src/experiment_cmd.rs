@@ -9,7 +9,7 @@ use cllm_autoencoder::{
     LossConfig, SplitOptions, TrainOptions, DEFAULT_DECOR_WEIGHT,
 };
 use cllm_backbone::MiniLm;
-use cllm_backbone::{device, LlamaBackbone};
+use cllm_backbone::{device, LayerMeanPool, LlamaBackbone};
 use cllm_eval::experiment::{
     run_experiment, run_sweep, ExperimentOptions, Reading, SentenceBaseline, SweepOptions, CLLM1,
 };
@@ -60,11 +60,21 @@ pub struct ExperimentArgs {
     /// for a new CLLM1 (0 turns it off); a CLLM1 already in the output folder keeps its own.
     #[arg(long, value_name = "W")]
     decor_weight: Option<f64>,
-    /// Add the MiniLM baseline space: all-MiniLM-L6-v2 sentence vectors of every text
-    /// (fetched with the assets). Encoding the recipes costs about 1,000 CPU seconds once
-    /// (kept in the run folder), so it is off by default to keep the main job in budget.
-    #[arg(long)]
-    minilm: bool,
+    /// The MiniLM baseline space: all-MiniLM-L6-v2 sentence vectors of the texts the
+    /// scoring reads (the reference sample, the validation and the family texts; about
+    /// 3 minutes on 2 CPU cores, kept in the run folder). On by default; `--minilm false`
+    /// leaves it out. Without the flag and offline with MiniLM not in the cache, it is left
+    /// out with a warning.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    minilm: Option<bool>,
+    /// Add the backbone's residual stream after N blocks, mean-pooled, as one more baseline
+    /// space (SmolLM2 has 30 blocks; 15 is its middle). Off by default: it encodes the
+    /// scored texts with the backbone, several minutes on 2 CPU cores.
+    #[arg(long, value_name = "N")]
+    layer_space: Option<usize>,
+    /// Training texts (a seeded sample) every space's void scores are measured against.
+    #[arg(long, default_value_t = cllm_eval::experiment::DEFAULT_REFERENCE_TEXTS)]
+    reference_texts: usize,
     /// CLLM1's decoder: ar (default) or mirror.
     #[arg(long, value_parser = ["ar", "mirror"], default_value = "ar")]
     decoder: String,
@@ -218,6 +228,7 @@ impl ExperimentArgs {
             return Err("--guided-readings takes a λ of 0 or more".into());
         }
         opts.guided_lm_weight = self.guided_readings;
+        opts.reference_texts = self.reference_texts;
         opts.over_length = self.corpus.over_length();
         if self.terms_on() == [true] {
             opts.cllm1.loss.cluster_weight = self.cluster_weight;
@@ -254,30 +265,50 @@ impl ExperimentArgs {
 pub fn run(args: ExperimentArgs) -> CmdResult {
     let opts = args.options()?;
     let out = args.out_dir();
-    let (paths, mut corpus) = args.corpus.resolve(&args.assets, args.minilm)?;
+    let want_minilm = match args.minilm {
+        Some(asked) => asked,
+        None if args.assets.minilm_reachable() => true,
+        None => {
+            eprintln!(
+                "experiment: the MiniLM baseline is left out (offline, and it is not in the cache; \
+                 `cllm assets fetch --with-minilm` fetches it, `--minilm false` silences this)"
+            );
+            false
+        }
+    };
+    let (paths, mut corpus) = args.corpus.resolve(&args.assets, want_minilm)?;
     corpus.truncate(args.limit.unwrap_or(usize::MAX));
     corpus.require_groups(std::slice::from_ref(&args.family))?;
     corpus.focus_groups(std::slice::from_ref(&args.family));
     let dev = device::default_device()?;
     let backbone = LlamaBackbone::<device::DefaultBackend>::from_gguf(&paths.gguf, &dev)?;
-    let minilm = match (&paths.minilm_dir, args.minilm) {
+    let minilm = match (&paths.minilm_dir, want_minilm) {
         (Some(dir), true) => Some(MiniLm::<device::DefaultBackend>::from_dir(dir, &dev)?),
         (None, true) => return Err("--minilm: the MiniLM model is not in the cache".into()),
         _ => None,
     };
-    let sentence = minilm.as_ref().map(|m| SentenceBaseline {
-        name: "all-MiniLM-L6-v2 sentence vectors".into(),
-        encoder: m,
-        progress: true,
-    });
+    if let Some(layer) = args.layer_space {
+        cllm_core::Backbone::check_layer(&backbone, layer)?;
+    }
+    let layer_pool = args
+        .layer_space
+        .map(|layer| LayerMeanPool::new(&backbone, layer));
+    let mut baselines = Vec::new();
+    if let Some(m) = &minilm {
+        baselines.push(SentenceBaseline {
+            name: "all-MiniLM-L6-v2 sentence vectors".into(),
+            encoder: m,
+            progress: true,
+        });
+    }
+    if let Some(pool) = &layer_pool {
+        baselines.push(SentenceBaseline {
+            name: format!("backbone layer {} mean-pooled", pool.layer),
+            encoder: pool,
+            progress: true,
+        });
+    }
     let control = interrupt_control();
-    let interrupted = |e: &cllm_eval::EvalError| match e {
-        cllm_eval::EvalError::Autoencoder(AutoencoderError::Interrupted { step, .. }) => {
-            eprintln!("stopped at step {step}. Run the same command again to resume.");
-            true
-        }
-        _ => false,
-    };
     if args.is_sweep() {
         let sweep = args.sweep();
         eprintln!(
@@ -290,19 +321,17 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
             device::backend_name(),
             out.display()
         );
-        let report = match run_sweep::<DefaultTrainBackend>(
+        let report = run_sweep::<DefaultTrainBackend>(
             &opts,
             &sweep,
             &out,
             &backbone,
-            sentence.as_ref(),
+            &baselines,
             corpus.documents(),
             &dev,
             &control,
-        ) {
-            Err(e) if interrupted(&e) => return Err("interrupted".into()),
-            r => r?,
-        };
+        )
+        .map_err(stopped_or_error)?;
         println!("{}", std::fs::read_to_string(out.join("sweep.md"))?);
         println!(
             "\nsweep done in {:.0} s: {}/sweep.md, sweep.json, sweep.svg",
@@ -320,19 +349,17 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
         device::backend_name(),
         out.display()
     );
-    let report = match run_experiment::<DefaultTrainBackend>(
+    let report = run_experiment::<DefaultTrainBackend>(
         &opts,
         &out,
         &backbone,
-        sentence.as_ref(),
+        &baselines,
         (opts.guided_lm_weight > 0.0).then_some(&backbone as &dyn cllm_core::LanguageModel),
         corpus.documents(),
         &dev,
         &control,
-    ) {
-        Err(e) if interrupted(&e) => return Err("interrupted".into()),
-        r => r?,
-    };
+    )
+    .map_err(stopped_or_error)?;
     println!(
         "{}",
         std::fs::read_to_string(out.join("report.md"))?
@@ -347,4 +374,15 @@ pub fn run(args: ExperimentArgs) -> CmdResult {
         out.display()
     );
     Ok(())
+}
+
+/// A run stopped by a signal as [`Stopped`](crate::Stopped) (its own exit status), any
+/// other error as it is.
+fn stopped_or_error(e: cllm_eval::EvalError) -> Box<dyn std::error::Error + Send + Sync> {
+    match e {
+        cllm_eval::EvalError::Autoencoder(AutoencoderError::Interrupted { step, .. }) => {
+            Box::new(crate::Stopped { step })
+        }
+        e => Box::new(e),
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use cllm_autoencoder::{encode_corpus, Cllm, DecodeOptions, Search, TrainOptions};
 use cllm_backbone::{device, LlamaBackbone};
+use cllm_core::safe_text::printable;
 use cllm_core::{Backbone, Document};
 use cllm_eval::{generate, DataPoints, GenerateOptions, ReferenceCorpus, VectorSource};
 use cllm_void::{PointSet, VoidReport};
@@ -331,7 +332,11 @@ pub fn run_decode(args: DecodeCmdArgs) -> CmdResult {
                 ", cut at the length limit"
             }
         );
-        println!("original:\n{original}\n\ndecoded:\n{text}\n");
+        println!(
+            "original:\n{}\n\ndecoded:\n{}\n",
+            printable(&original),
+            printable(&text)
+        );
     }
     Ok(())
 }

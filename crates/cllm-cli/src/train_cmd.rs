@@ -413,11 +413,8 @@ pub fn run(args: TrainArgs) -> CmdResult {
     };
     let report = match result {
         Err(AutoencoderError::Interrupted { step, checkpoint }) => {
-            eprintln!(
-                "stopped at step {step}; checkpoint {}. Run the same command again to resume.",
-                checkpoint.display()
-            );
-            return Err("interrupted".into());
+            eprintln!("checkpoint {}", checkpoint.display());
+            return Err(crate::Stopped { step }.into());
         }
         r => r?,
     };
@@ -442,21 +439,23 @@ fn print_model(job: &TrainJob, dev: &device::DefaultDevice) -> CmdResult {
     Ok(())
 }
 
-/// A stop flag set by Ctrl-C: the first finishes the step, writes a checkpoint and stops;
-/// a second exits at once.
+/// A stop flag set by Ctrl-C, SIGTERM or SIGHUP (a `kill`, a closed terminal): the first
+/// finishes the step, writes a checkpoint and stops (exit status
+/// [`EXIT_STOPPED`](crate::EXIT_STOPPED)); a second exits at once with 130. Every file is
+/// written atomically, so neither leaves a half-written one.
 pub(crate) fn interrupt_control() -> RunControl {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let first = AtomicBool::new(true);
     if let Err(e) = ctrlc::set_handler(move || {
         if first.swap(false, Ordering::SeqCst) {
-            eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)");
+            eprintln!("\nstopping: writing a checkpoint after this step (a second signal aborts)");
             flag.store(true, Ordering::SeqCst);
         } else {
             std::process::exit(130);
         }
     }) {
-        tracing::warn!(error = %e, "no Ctrl-C handler; an interrupt loses the steps since the last checkpoint");
+        tracing::warn!(error = %e, "no signal handler; an interrupt loses the steps since the last checkpoint");
     }
     RunControl {
         stop: Some(stop),
@@ -540,7 +539,10 @@ fn print_report(job: &TrainJob, report: &JobReport) {
             .iter()
             .map(|d| format!("{} {:.2}", d.group, d.auroc))
             .collect();
-        println!("  what the first direction separates (AUROC vs the rest): {}", groups.join(", "));
+        println!(
+            "  what the first direction separates (AUROC vs the rest): {}",
+            groups.join(", ")
+        );
     }
     println!(
         "report: {}",

@@ -49,7 +49,7 @@ pub fn run_voids(args: VoidsArgs) -> CmdResult {
         opts.search.candidates = c;
     }
     let report = cllm_void::find_voids(&store, &args.collection, &opts)?;
-    println!("{report}");
+    println!("{}", cllm_core::safe_text::printable(&report.to_string()));
     print_zone_labels(&report, &store, &args)?;
     if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -89,7 +89,11 @@ fn print_zone_labels(
                 None => format!("{id} (not in the corpus)"),
             });
         }
-        println!("zone {} lies between: {}", zone.rank, labels.join("; "));
+        println!(
+            "zone {} lies between: {}",
+            zone.rank,
+            cllm_core::safe_text::one_line(&labels.join("; "))
+        );
     }
     Ok(())
 }

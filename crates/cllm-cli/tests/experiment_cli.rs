@@ -1,7 +1,10 @@
 //! `cllm experiment` end to end on a tiny random backbone and three dozen JSONL texts, in
 //! seconds: every step runs, every file of the report is written, the family never reaches
-//! CLLM1's training, and a second run reuses the finished steps. Checks the wiring, not
-//! what the models learn.
+//! CLLM1's training, a second run reuses the finished steps, and a run after CLLM1 changed
+//! recomputes every step derived from it. Some titles and texts are hostile (terminal
+//! escapes, C0 controls, CR line ends, markup, table pipes, an RTL override, a long title):
+//! the SVG stays strict XML and nothing unsafe reaches report.md or the terminal. Checks the
+//! wiring, not what the models learn.
 
 mod common;
 
@@ -19,10 +22,20 @@ fn write_corpus(dir: &Path) -> String {
     let mut lines = String::new();
     for i in 0..36 {
         let (group, title, step) = dishes[i % 3];
+        let hostile = match i % 6 {
+            0 => " \u{1b}[31mred\u{1b}[0m\u{7}\u{1} | </script> <!-- ]]> \u{202e}evil",
+            3 => " \r\n<b>bold</b>\r a|b `tick`",
+            _ => "",
+        };
+        let long = if i == 5 {
+            "long ".repeat(1000)
+        } else {
+            String::new()
+        };
         lines += &serde_json::json!({
             "id": format!("r{i}"),
-            "title": format!("{title} {i}"),
-            "text": format!("{title} {i}\nSteps:\n1. {step} for {i} minutes."),
+            "title": format!("{title} {i}{hostile}{long}"),
+            "text": format!("{title} {i}{hostile}\r\nSteps:\n1. {step} for {i} minutes."),
             "groups": group,
         })
         .to_string();
@@ -76,6 +89,23 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
     ];
     let out = cllm(&args);
     assert!(out.status.success());
+    // hostile text made harmless: no escape reaches the terminal, every SVG is strict XML,
+    // no control character lands in report.md
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!stream.contains(&0x1b), "an escape reached the terminal");
+    }
+    for svg in ["map.svg", "auroc.svg", "training.svg"] {
+        let text = std::fs::read_to_string(out_dir.join(svg)).unwrap();
+        if let Err(e) = roxmltree::Document::parse(&text) {
+            panic!("{svg} is not XML: {e}");
+        }
+    }
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(
+        !md.chars()
+            .any(|c| cllm_core::safe_text::is_unsafe(c) || c == '\r'),
+        "a control character in report.md"
+    );
     for f in [
         "report.md",
         "report.json",
@@ -151,7 +181,9 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
         .unwrap();
     assert!((0.0..=1.0).contains(&cv), "{cv}");
     for part in ["family_texts", "validation_texts"] {
-        let p = report["family_likeness"][part]["estimate"].as_f64().unwrap();
+        let p = report["family_likeness"][part]["estimate"]
+            .as_f64()
+            .unwrap();
         assert!((0.0..=1.0).contains(&p), "{part}: {p}");
     }
     for s in report["separation"].as_array().unwrap() {
@@ -162,7 +194,11 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
         assert!(s["family_likeness"]["estimate"].as_f64().is_some(), "{s}");
     }
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
-    for heading in ["their shape", "Content-based family scorer", "within each source"] {
+    for heading in [
+        "their shape",
+        "Content-based family scorer",
+        "within each source",
+    ] {
         assert!(md.contains(heading), "report.md lacks {heading:?}");
     }
     let sources: Vec<&str> = report["discovery"]["sources"]
@@ -210,6 +246,37 @@ fn the_experiment_runs_every_step_and_writes_its_report() {
     );
     assert!(log.contains("void zones found before"), "{log}");
     assert!(!log.contains("fitting codes"), "{log}");
+
+    // CLLM1 changes under the experiment (here: another model's weights put in its place;
+    // a resumed CLLM1 does the same): every step derived from it is recomputed and says so
+    let cllm1_model = out_dir.join("cllm1").join("model").join("model.mpk");
+    std::fs::copy(
+        out_dir.join("cllm2-whole").join("model").join("model.mpk"),
+        &cllm1_model,
+    )
+    .unwrap();
+    let changed = cllm(&[&["-v"], &args[..]].concat());
+    assert!(changed.status.success());
+    let log = String::from_utf8_lossy(&changed.stderr);
+    assert!(
+        log.contains("void zones of other training vectors"),
+        "{log}"
+    );
+    assert!(log.contains("codes fitted for another CLLM1"), "{log}");
+    assert_eq!(
+        log.matches("fine-tuned from another CLLM1").count(),
+        2,
+        "both fine-tuning runs are redone: {log}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let voids: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("voids.json")).unwrap()).unwrap();
+    assert!(
+        voids["made_from"].is_string(),
+        "voids.json records what it was made from"
+    );
+    assert_eq!(report["zones"]["points"], voids["n_points"]);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `cllm train --prepare-only` builds the token cache in chunks of 4,096 texts: a build cut
 //! short resumes from its finished chunks, an appended corpus re-tokenizes only what
-//! changed, an unreadable digest is reported, and `--strict` refuses a text over the
+//! changed, an unreadable cache file is reported, and `--strict` refuses a text over the
 //! model's length in tokens by its id (train, encode). A tiny random backbone written by
 //! the test; no default assets, no network.
 
@@ -119,7 +119,6 @@ fn the_token_cache_is_built_in_chunks_that_are_reused() {
     let corpus = setup.dir.join("texts.jsonl");
     let out = setup.dir.join("prepared");
     let cache = out.join(format!("tokens-L{MAX_LEN}.safetensors"));
-    let digest = cache.with_extension("digest");
     write_corpus(&corpus, CHUNK_TEXTS + 20, &[]);
     let o = setup.prepare(&corpus, &out, &[]);
     assert!(o.status.success());
@@ -130,11 +129,10 @@ fn the_token_cache_is_built_in_chunks_that_are_reused() {
     let full_chunk = first[0].clone();
     let finished = std::fs::read(&cache).unwrap();
 
-    // a build cut short: the cache file, its digest and the last chunk are gone; the
+    // a build cut short: the cache file and the last chunk are gone; the
     // finished chunk is read back, not written again, and the same cache results
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::remove_file(&cache).unwrap();
-    std::fs::remove_file(&digest).unwrap();
     std::fs::remove_file(&first[1].0).unwrap();
     assert!(setup.prepare(&corpus, &out, &[]).status.success());
     let resumed = chunks(&out);
@@ -157,6 +155,7 @@ fn the_token_cache_is_built_in_chunks_that_are_reused() {
     let o = setup.prepare(&corpus, &out, &[]);
     assert!(o.status.success());
     assert!(text(&o).0.contains("prepared 4146 texts"), "{}", text(&o).0);
+    let finished_appended = std::fs::read(&cache).unwrap();
     let appended = chunks(&out);
     assert_eq!(
         appended.len(),
@@ -166,17 +165,17 @@ fn the_token_cache_is_built_in_chunks_that_are_reused() {
     assert_eq!(appended[0], full_chunk);
     assert_ne!(appended[1].0, first[1].0);
 
-    // an unreadable digest is a warning naming it (the cache is rebuilt from the chunks)
-    std::fs::write(&digest, [0xff, 0xfe, 0x80]).unwrap();
+    // an unreadable cache file is a warning naming it (rebuilt from the chunks)
+    std::fs::write(&cache, [0xff, 0xfe, 0x80]).unwrap();
     let o = setup.prepare(&corpus, &out, &[]);
     assert!(o.status.success());
     let (_, stderr) = text(&o);
     assert!(
-        stderr.contains("digest") && stderr.contains(&s(&digest)),
-        "the unreadable digest is reported: {stderr}"
+        stderr.contains("token cache") && stderr.contains(&s(&cache)),
+        "the unreadable cache is reported: {stderr}"
     );
     assert_eq!(chunks(&out)[0], full_chunk);
-    assert_eq!(std::fs::read(&digest).unwrap().len(), 16);
+    assert_eq!(std::fs::read(&cache).unwrap(), finished_appended);
 }
 
 #[test]

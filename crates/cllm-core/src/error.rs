@@ -56,6 +56,24 @@ pub enum CoreError {
         /// Vocabulary size.
         vocab: usize,
     },
+    /// Another process (or another lock in this one) is writing the folder.
+    #[error("{} is in use by another cllm process{}; wait for it to end, or write elsewhere", folder.display(), pid.map_or(String::new(), |p| format!(" (pid {p})")))]
+    FolderBusy {
+        /// The folder.
+        folder: std::path::PathBuf,
+        /// The holder's pid, as it recorded it.
+        pid: Option<u32>,
+    },
+
+    /// A file or folder could not be read or written.
+    #[error("{}: {message}", path.display())]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A decode strategy that the backbone does not support for this input.
     #[error("unsupported: {0}")]
     Unsupported(String),

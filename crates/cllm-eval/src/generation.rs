@@ -238,7 +238,7 @@ impl GenerationReport {
                 if sc.duplicate { "yes" } else { "" },
                 sc.repeated_trigrams,
                 sc.family.as_deref().unwrap_or(""),
-                text.replace('\n', " ⏎ ").replace('|', "\\|")
+                cllm_core::safe_text::markdown_cell(&text)
             );
         }
         String::from_utf8_lossy(&s).into_owned()

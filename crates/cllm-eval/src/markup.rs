@@ -1,9 +1,12 @@
 //! Escaping text for SVG and HTML, and the fixed formatting of numbers written into them
 //! (so the same figure always gives the same bytes).
 
-/// `text` with `&`, `<`, `>`, `"` and `'` replaced by entities: safe inside XML/HTML text
-/// and inside attribute values of either quote.
+/// `text` made [printable](cllm_core::safe_text::printable) (no C0 control an XML parser
+/// refuses, no bidirectional override, line ends normalised) and `&`, `<`, `>`, `"` and
+/// `'` replaced by entities: safe inside XML/HTML text and inside attribute values of
+/// either quote.
 pub(crate) fn escape(text: &str) -> String {
+    let text = cllm_core::safe_text::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -58,6 +61,14 @@ mod tests {
         assert_eq!(
             escape(r#"a<b & "c" 'd'>"#),
             "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"
+        );
+    }
+
+    #[test]
+    fn xml_illegal_characters_never_reach_markup() {
+        assert_eq!(
+            escape("Pizza\u{1}\u{1b}[1m\u{7} <b>\r\n"),
+            "Pizza[1m &lt;b&gt;\n"
         );
     }
 

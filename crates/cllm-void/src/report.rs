@@ -121,6 +121,11 @@ pub struct VoidReport {
     pub nulls: Vec<NullDistribution>,
     /// The options used.
     pub options: VoidSearchOptions,
+    /// The [`ContentKey`](cllm_core::ContentKey) of what the searched points were made
+    /// from, when the caller records it (`cllm experiment` does: its training vectors and
+    /// their ids), so a later run can tell a report of other data from its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_from: Option<cllm_core::ContentKey>,
 }
 
 impl VoidReport {
@@ -352,6 +357,7 @@ pub fn find_voids_in_points(
         zones_found,
         nulls,
         options: opts.clone(),
+        made_from: None,
     })
 }
 

@@ -147,8 +147,14 @@ pub(super) fn tied_head_ce_on_host(
 ) -> HostHead {
     let n = targets.len();
     let c = cand.len() / d;
-    debug_assert_eq!(rows.len(), n * d);
-    debug_assert!(targets.iter().all(|&t| t >= 0 && (t as usize) < c));
+    // The unsafe gemm calls below read these buffers through raw pointers: the lengths are
+    // checked in release builds too (the tests run in release).
+    assert!(d > 0 && cand.len() == c * d, "candidate rows of width {d}");
+    assert_eq!(rows.len(), n * d, "rows of width {d} for {n} targets");
+    assert!(
+        targets.iter().all(|&t| t >= 0 && (t as usize) < c),
+        "a target outside the {c} candidates"
+    );
     let block = block.clamp(1, n.max(1));
     let inv_n = 1.0 / n as f32;
     let mut grad_rows = vec![0.0f32; n * d];

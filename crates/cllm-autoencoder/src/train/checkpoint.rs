@@ -83,6 +83,14 @@ pub(crate) fn start_or_resume<B: AutodiffBackend>(
             "the run's vocabulary differs from the data's".into(),
         ));
     }
+    if saved_vocab != data.vocab {
+        return Err(AutoencoderError::InvalidConfig(format!(
+            "{} holds a run trained on other embedding rows for the same token ids (another \
+             model file or quantisation of the backbone); use another directory, or fine-tune \
+             from its model with init_from",
+            out_dir.display()
+        )));
+    }
     model = persist::load_module(model, &dir.join(files::MODEL), device)?;
     optim = optim.load_record(persist::read_optimizer_record::<B, _, _>(
         &dir.join(OPTIM),

@@ -65,6 +65,17 @@ pub struct TrainOptions {
     pub split: SplitOptions,
     /// Fine-tuning: start from the weights of this model directory.
     pub init_from: Option<PathBuf>,
+    /// Fine-tuning: the [`model_key`](crate::codec::files::model_key) of `init_from`'s
+    /// model. Filled in when the run starts (a given key must match the model found there),
+    /// recorded in `run.json`, and compared on resume: a run fine-tuned from a model that
+    /// has since changed is another run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_key: Option<cllm_core::ContentKey>,
+    /// The [`ContentKey`](cllm_core::ContentKey) of the tokenized texts the run trains on
+    /// (and replays). Filled in when a job starts, recorded in `run.json`, compared on
+    /// resume: a run resumed on an edited corpus is another run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<cllm_core::ContentKey>,
     /// Fine-tuning: fraction of every batch drawn from the replay corpus.
     pub replay_fraction: f64,
     /// Train the encoder only; the decoder and the head keep their weights (with
@@ -101,6 +112,8 @@ impl Default for TrainOptions {
             log_every: 50,
             split: SplitOptions::default(),
             init_from: None,
+            init_key: None,
+            data_key: None,
             replay_fraction: 0.0,
             freeze_decoder: false,
         }
@@ -175,7 +188,12 @@ impl TrainOptions {
     /// assert_eq!(a.changed_settings(&b), vec!["learning_rate", "max_steps"]);
     /// ```
     pub fn changed_settings(&self, other: &TrainOptions) -> Vec<&'static str> {
-        let checks: [(&'static str, bool); 18] = [
+        let same_or_unknown = |a: &Option<cllm_core::ContentKey>,
+                               b: &Option<cllm_core::ContentKey>| {
+            // runs saved before the keys were recorded have none: nothing to compare
+            a.is_none() || b.is_none() || a == b
+        };
+        let checks: [(&'static str, bool); 21] = [
             ("model", self.model == other.model),
             ("loss", self.loss == other.loss),
             ("batch_size", self.batch_size == other.batch_size),
@@ -200,6 +218,19 @@ impl TrainOptions {
             ("seed", self.seed == other.seed),
             ("split", self.split == other.split),
             ("init_from", self.init_from == other.init_from),
+            (
+                "init_key (the model fine-tuned from has changed)",
+                same_or_unknown(&self.init_key, &other.init_key),
+            ),
+            (
+                "data_key (the corpus's texts or their tokens have changed)",
+                same_or_unknown(&self.data_key, &other.data_key),
+            ),
+            (
+                "time_budget_s (the learning-rate schedule spans it)",
+                !(self.schedule_over_time || other.schedule_over_time)
+                    || self.time_budget_s == other.time_budget_s,
+            ),
             (
                 "replay_fraction",
                 self.replay_fraction == other.replay_fraction,
@@ -244,14 +275,19 @@ impl TrainOptions {
         {
             return bad("token_dropout and replay_fraction must be in [0, 1)");
         }
-        if self.loss.latent_noise < 0.0
-            || self.loss.cluster_weight < 0.0
-            || self.loss.mse_weight < 0.0
-            || self.loss.align_weight < 0.0
-            || !(self.loss.bow_weight >= 0.0)
-            || !(self.loss.decor_weight >= 0.0 && self.loss.decor_weight.is_finite())
-        {
-            return bad("loss weights must be non-negative");
+        for (name, w) in [
+            ("latent_noise", self.loss.latent_noise),
+            ("cluster_weight", self.loss.cluster_weight),
+            ("mse_weight", self.loss.mse_weight),
+            ("align_weight", self.loss.align_weight),
+            ("bow_weight", self.loss.bow_weight),
+            ("decor_weight (--decor-weight)", self.loss.decor_weight),
+        ] {
+            if !(w >= 0.0 && w.is_finite()) {
+                return Err(AutoencoderError::InvalidConfig(format!(
+                    "loss weight {name} is {w}; it must be finite and non-negative"
+                )));
+            }
         }
         if self.loss.decor_queue > MAX_DECOR_QUEUE {
             return bad("decor_queue must be at most 65,536 vectors");

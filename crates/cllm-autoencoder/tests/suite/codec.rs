@@ -250,13 +250,27 @@ fn a_record_that_does_not_match_its_config_is_a_typed_error() {
     );
 
     // a config claiming a model far larger than the record: refused before allocating
+    let mut large = common::tiny_config();
+    large.width = 1 << 13;
+    large.stages[0].width_out = 1 << 13;
+    std::fs::write(
+        good.join("config.json"),
+        serde_json::to_vec(&large).unwrap(),
+    )
+    .unwrap();
+    let e = load_err(&good);
+    assert!(
+        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("cannot hold")),
+        "{e}"
+    );
+    // … and one over the config's bounds: named before the record is even read
     let mut huge = common::tiny_config();
     huge.width = 1 << 20;
     huge.stages[0].width_out = 1 << 20;
     std::fs::write(good.join("config.json"), serde_json::to_vec(&huge).unwrap()).unwrap();
     let e = load_err(&good);
     assert!(
-        matches!(&e, AutoencoderError::Format { detail, .. } if detail.contains("cannot hold")),
+        matches!(&e, AutoencoderError::InvalidConfig(m) if m.contains("width 1048576 is over the bound")),
         "{e}"
     );
     restore();

@@ -1,6 +1,7 @@
 //! The token cache built in chunks (`TokenCache::load_or_build`): resumed after an
 //! interrupted build, extended for an appended corpus, refused texts over the length cap,
-//! and an unreadable digest reported instead of silently ignored. A byte tokenizer that
+//! an unreadable cache file reported instead of silently ignored, and never a cache of
+//! other texts taken for this corpus's. A byte tokenizer that
 //! counts its calls shows exactly which texts were tokenized again.
 
 use std::cell::Cell;
@@ -280,35 +281,50 @@ fn warnings_of<T>(f: impl FnOnce() -> T) -> (T, String) {
 }
 
 #[test]
-fn an_unreadable_digest_is_a_warning_and_the_cache_is_rebuilt_from_chunks() {
+fn the_key_lives_in_the_cache_file_and_another_corpus_is_never_read_as_this_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokens-L8.safetensors");
-    let digest = path.with_extension("digest");
     let corpus = docs(7);
     let (cache, _) = build(&path, &corpus, &CountingBytes::new(), &spec()).unwrap();
-    let good = std::fs::read(&digest).unwrap();
+    // no second file holds the key: the data and its key are written as one
+    assert!(!path.with_extension("digest").exists());
 
-    for (what, bytes) in [
-        ("not UTF-8", vec![0xff, 0xfe, 0x00, 0x80]),
-        ("not a digest", b"hello".to_vec()),
-    ] {
-        std::fs::write(&digest, &bytes).unwrap();
-        let backbone = CountingBytes::new();
-        let (result, warned) = warnings_of(|| build(&path, &corpus, &backbone, &spec()));
-        let (rebuilt, report) = result.unwrap();
-        assert!(
-            warned.contains("digest") && warned.contains(&digest.display().to_string()),
-            "{what}: the warning names the digest file: {warned:?}"
-        );
-        assert!(!report.reused_file, "{what}");
-        assert_eq!(backbone.texts(1), 0, "{what}: every chunk reused");
-        assert_eq!(rebuilt, cache, "{what}");
-        assert_eq!(
-            std::fs::read(&digest).unwrap(),
-            good,
-            "{what}: digest rewritten"
-        );
-    }
+    // The trigger of the old two-file layout: a build of another corpus leaves its cache
+    // file beside a key file of this one (killed between the two writes). A stale key file
+    // is ignored (and removed); only the key inside the cache file counts.
+    let mut edited = corpus.clone();
+    edited[4] = Document::new("d4", "another text").with_tag("family", "a");
+    let backbone = CountingBytes::new();
+    let (other, report) = build(&path, &edited, &backbone, &spec()).unwrap();
+    assert!(!report.reused_file);
+    assert_eq!(
+        backbone.texts(1),
+        3,
+        "only the edited text's chunk is tokenized again"
+    );
+    std::fs::write(path.with_extension("digest"), b"0123456789abcdef").unwrap();
+    let backbone = CountingBytes::new();
+    let (back, report) = build(&path, &corpus, &backbone, &spec()).unwrap();
+    assert!(
+        !report.reused_file,
+        "the other corpus's cache is not read as this one's"
+    );
+    assert_eq!(back, cache);
+    assert_ne!(other, cache);
+    assert!(
+        !path.with_extension("digest").exists(),
+        "the stale key file is removed"
+    );
+
+    // a cache file that does not parse is a warning naming it; rebuilt from the chunks
+    std::fs::write(&path, b"garbage").unwrap();
+    let backbone = CountingBytes::new();
+    let (result, warned) = warnings_of(|| build(&path, &corpus, &backbone, &spec()));
+    let (rebuilt, report) = result.unwrap();
+    assert!(warned.contains(&path.display().to_string()), "{warned:?}");
+    assert!(!report.reused_file);
+    assert_eq!(backbone.texts(1), 0, "every chunk reused");
+    assert_eq!(rebuilt, cache);
 
     // a chunk that does not parse is named and tokenized again
     std::fs::remove_file(&path).unwrap();

@@ -172,7 +172,7 @@ impl HostLlama {
     /// `[rows, vocab]`.
     pub(crate) fn step(&self, cache: &mut HostKvCache, tokens: &[u32], n: usize) -> Vec<f32> {
         let rows = cache.rows();
-        debug_assert_eq!(tokens.len(), rows * n);
+        assert_eq!(tokens.len(), rows * n, "tokens for {rows} rows of {n}");
         let d = self.d();
         let past = cache.len();
         let mut x = Vec::with_capacity(tokens.len() * d);
@@ -325,7 +325,13 @@ impl HostKvCache {
 /// multiplies.
 fn project_few(x: &[f32], rows: usize, w: &HostMatrix) -> Vec<f32> {
     let (inputs, outputs) = (w.inputs, w.outputs);
-    debug_assert_eq!(x.len(), rows * inputs);
+    // checked in release builds too: the gemm below reads x and w through raw pointers
+    assert_eq!(x.len(), rows * inputs, "{rows} rows of {inputs} inputs");
+    assert_eq!(
+        w.values.len(),
+        outputs * inputs,
+        "a weight of {outputs}×{inputs}"
+    );
     let mut out = vec![0.0f32; rows * outputs];
     if rows > FEW_ROWS {
         // SAFETY: out holds rows·outputs, x rows·inputs and w outputs·inputs values with the

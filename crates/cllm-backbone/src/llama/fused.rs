@@ -216,9 +216,13 @@ fn causal_attention(qkv: &[f32], s: &AttentionShape, rope: &HostRope) -> Vec<f32
         // SAFETY: task (b, g) writes only the rows of sequence b and the columns of the query
         // heads of group g, which no other task writes; `out` outlives the parallel loop.
         let out = &out_ptr;
-        attend_group(qkv, s, rope, b, g, |row, col, values| unsafe {
-            let dst = out.0.add(row * out_width + col);
-            std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len());
+        attend_group(qkv, s, rope, b, g, |row, col, values| {
+            assert!(row < s.batch * s.seq && col + values.len() <= out_width);
+            // SAFETY: in bounds (checked above), and see the loop's comment.
+            unsafe {
+                let dst = out.0.add(row * out_width + col);
+                std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len());
+            }
         });
     });
     out
@@ -287,6 +291,7 @@ fn attend_group(
             }
         }
         // scores [m, end] = queries [m, hd] · keys[0..end]ᵀ
+        assert!(queries.len() >= m * hd && keys.len() >= end * hd && scores.len() >= m * end);
         // SAFETY: the buffers hold m·hd, end·hd and m·end values with the strides given.
         unsafe {
             gemm::gemm(
@@ -318,6 +323,7 @@ fn attend_group(
             scores_row[visible..].fill(0.0);
         }
         // mixed [m, hd] = probabilities [m, end] · values[0..end]
+        assert!(mixed.len() >= m * hd && values.len() >= end * hd);
         // SAFETY: as above.
         unsafe {
             gemm::gemm(

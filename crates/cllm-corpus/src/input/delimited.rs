@@ -1,8 +1,10 @@
 //! CSV and TSV corpora: a header row, then one text per row.
 
+use std::cell::Cell;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use cllm_core::Document;
 
@@ -20,6 +22,7 @@ pub struct DelimitedSource {
     path: PathBuf,
     delimiter: u8,
     fields: FieldNames,
+    max_record_bytes: u64,
 }
 
 /// Where each named column is.
@@ -38,16 +41,34 @@ impl DelimitedSource {
             path,
             delimiter,
             fields,
+            max_record_bytes: u64::MAX,
         }
+    }
+
+    /// Refuses a record of more than `bytes` bytes while reading it (an unclosed quote
+    /// otherwise makes the rest of the file one record, held whole in memory).
+    pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes as u64;
+        self
     }
 
     fn bad(&self, line: u64, problem: TextProblem) -> CorpusError {
         CorpusError::bad_text(&self.path, line, problem)
     }
 
-    fn csv_error(&self, e: csv::Error) -> CorpusError {
+    /// `next_line`: where the record being read started (for a record cut off by the cap).
+    fn csv_error(&self, e: csv::Error, next_line: u64) -> CorpusError {
         let line = e.position().map_or(0, csv::Position::line);
         match e.into_kind() {
+            csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RecordTooLong>()) => self.bad(
+                next_line,
+                TextProblem::Malformed {
+                    message: format!(
+                        "a record of over {} bytes starts here (an unclosed quote?); raise --max-chars if it is real",
+                        self.max_record_bytes
+                    ),
+                },
+            ),
             csv::ErrorKind::Io(io) => CorpusError::io(&self.path, io),
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
@@ -146,15 +167,24 @@ impl TextSource for DelimitedSource {
 
     fn texts(&self) -> Result<TextStream<'_>, CorpusError> {
         let f = File::open(&self.path).map_err(|e| CorpusError::io(&self.path, e))?;
+        let record_start = Rc::new(Cell::new(0u64));
+        let capped = RecordCap {
+            inner: BufReader::with_capacity(1 << 16, f),
+            read: 0,
+            record_start: record_start.clone(),
+            limit: self.max_record_bytes.saturating_add(READ_AHEAD),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(true)
             .flexible(false)
-            .from_reader(BufReader::with_capacity(1 << 16, f));
+            .from_reader(capped);
         let header = reader
             .byte_headers()
-            .map_err(|e| self.csv_error(e))?
+            .map_err(|e| self.csv_error(e, 1))?
             .clone();
+        record_start.set(reader.position().byte());
+        let mut next_line = reader.position().line();
         if header.is_empty() {
             return Err(self.bad(
                 1,
@@ -169,11 +199,13 @@ impl TextSource for DelimitedSource {
         Ok(Box::new(std::iter::from_fn(move || {
             match reader.read_byte_record(&mut record) {
                 Ok(false) => None,
-                Err(e) => Some(Err(self.csv_error(e))),
+                Err(e) => Some(Err(self.csv_error(e, next_line))),
                 Ok(true) => {
                     row += 1;
                     let line = record.position().map_or(0, csv::Position::line);
                     let bytes_read = reader.position().byte();
+                    record_start.set(bytes_read);
+                    next_line = reader.position().line();
                     Some(
                         self.document(&cols, &record, line, row)
                             .map(|doc| SourcedText {
@@ -186,5 +218,44 @@ impl TextSource for DelimitedSource {
                 }
             }
         })))
+    }
+}
+
+/// Bytes the readers may hold ahead of the record being parsed (the `BufReader`'s and the
+/// csv reader's buffers), allowed on top of the record limit.
+const READ_AHEAD: u64 = 1 << 18;
+
+/// The error a [`RecordCap`] stops a record with.
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too long")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+/// A reader that fails once more than `limit` bytes were read past the start of the record
+/// being parsed (`record_start`, moved on by the caller after every record).
+struct RecordCap<R> {
+    inner: R,
+    read: u64,
+    record_start: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for RecordCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.saturating_sub(self.record_start.get()) > self.limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RecordTooLong,
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
     }
 }

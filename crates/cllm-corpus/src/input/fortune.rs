@@ -68,6 +68,8 @@ struct FortuneFile {
     count: usize,
     done_before: u64,
     finished: bool,
+    /// The most bytes one text may hold (the line limit: room for `--max-chars`).
+    max_text_bytes: usize,
 }
 
 impl FortuneFile {
@@ -76,6 +78,7 @@ impl FortuneFile {
             return None;
         }
         let mut body: Vec<String> = Vec::new();
+        let mut body_bytes = 0usize;
         let mut first_line = 0;
         loop {
             match self.lines.next_line() {
@@ -103,6 +106,20 @@ impl FortuneFile {
                 Ok(Some(l)) => {
                     if body.is_empty() {
                         first_line = l.number;
+                    }
+                    body_bytes += l.text.len() + 1;
+                    if body_bytes > self.max_text_bytes {
+                        self.finished = true;
+                        return Some(Err(CorpusError::bad_text(
+                            &self.path,
+                            first_line,
+                            TextProblem::Malformed {
+                                message: format!(
+                                    "a text of over {} bytes without a `%` line after it (is this a fortune file?); raise --max-chars if it is real",
+                                    self.max_text_bytes
+                                ),
+                            },
+                        )));
                     }
                     body.push(l.text);
                 }
@@ -166,6 +183,7 @@ impl TextSource for FortuneSource {
                         count: 0,
                         done_before,
                         finished: false,
+                        max_text_bytes: self.max_line_bytes,
                     })
                 }
                 Err(e) => return Some(Err(e)),

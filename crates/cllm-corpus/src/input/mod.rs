@@ -239,8 +239,14 @@ impl CorpusSpec {
             CorpusFormat::Jsonl => {
                 Box::new(JsonlSource::new(p, self.fields.clone(), max_line_bytes))
             }
-            CorpusFormat::Csv => Box::new(DelimitedSource::new(p, b',', self.fields.clone())),
-            CorpusFormat::Tsv => Box::new(DelimitedSource::new(p, b'\t', self.fields.clone())),
+            CorpusFormat::Csv => Box::new(
+                DelimitedSource::new(p, b',', self.fields.clone())
+                    .with_max_record_bytes(max_line_bytes),
+            ),
+            CorpusFormat::Tsv => Box::new(
+                DelimitedSource::new(p, b'\t', self.fields.clone())
+                    .with_max_record_bytes(max_line_bytes),
+            ),
             CorpusFormat::Folder => Box::new(FolderSource::new(p, self.options.max_file_bytes())?),
             CorpusFormat::Fortune => Box::new(FortuneSource::new(p, max_line_bytes)?),
         })

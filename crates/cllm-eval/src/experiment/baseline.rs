@@ -1,22 +1,27 @@
 //! The baseline spaces: what one gets for free, without a CLLM, to read CLLM1's separation
 //! against. The backbone's mean-pooled token embeddings come from CLLM1's vocabulary table
-//! ([`super::membership`]); this module adds a sentence encoder's space (all-MiniLM-L6-v2
-//! in `cllm experiment`). Every text is encoded once and kept in
-//! `sentence-vectors.safetensors` in the experiment's folder, shared by every arm of a
-//! sweep and by a rerun.
+//! ([`super::membership`]); this module adds sentence encoders' spaces (all-MiniLM-L6-v2 by
+//! default in `cllm experiment`, a middle layer of the backbone mean-pooled on request).
+//!
+//! Only the texts the scoring reads are encoded: the reference sample of training texts
+//! (`ExperimentOptions::reference_texts`), the validation texts and the family's. Each
+//! encoder's vectors are kept in `sentences-<encoder>.safetensors` in the experiment's folder,
+//! keyed by the [`ContentKey`] of the text, so a sweep's arms and a rerun share them and an
+//! edited text is encoded again instead of reusing its old vector.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use cllm_core::{SentenceEncoder, VectorFile};
+use cllm_core::{ContentKey, SentenceEncoder, VectorFile};
 
 use super::progress::bar;
-use super::split::{Part, Split};
+use super::split::Split;
 use crate::error::{EvalError, Result};
 
 /// A sentence encoder and the name its space is reported under.
 pub struct SentenceBaseline<'a> {
-    /// The name in the report (`all-MiniLM-L6-v2 sentence vectors`).
+    /// The name in the report (`all-MiniLM-L6-v2 sentence vectors`); it also names the
+    /// cache file.
     pub name: String,
     /// The encoder.
     pub encoder: &'a dyn SentenceEncoder,
@@ -24,49 +29,92 @@ pub struct SentenceBaseline<'a> {
     pub progress: bool,
 }
 
-/// The split's texts in a sentence encoder's space.
+/// The scored texts in a sentence encoder's space.
 #[derive(Debug, Clone, Default)]
 pub struct SentenceSpace {
     /// The encoder's name.
     pub name: String,
     /// Vector width.
     pub dim: usize,
-    /// Vectors of the training texts.
-    pub train: Vec<Vec<f32>>,
+    /// Vectors of the reference sample of training texts, in the sample's order.
+    pub reference: Vec<Vec<f32>>,
     /// Vectors of the validation texts.
     pub val: Vec<Vec<f32>>,
     /// Vectors of the family's texts.
     pub family: Vec<Vec<f32>>,
 }
 
-/// The file the sentence vectors are kept in.
-pub const SENTENCE_VECTORS_FILE: &str = "sentence-vectors.safetensors";
+/// What the ids of a cache file are: the [`ContentKey`] of each text.
+const KEYED_BY: &str = "sha256 of the text";
 
 /// Texts encoded per call of the encoder.
 const BATCH: usize = 32;
 
-/// Every text of `split` in the baseline's space: read from `out_dir`'s
-/// [`SENTENCE_VECTORS_FILE`] where it was encoded before by the same encoder, encoded
-/// (and added to the file, atomically) otherwise.
+/// The file `b`'s vectors are kept in: `sentences-<name as a slug>.safetensors`.
+pub fn cache_path(b: &SentenceBaseline, out_dir: &Path) -> PathBuf {
+    let slug: String = b
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    out_dir.join(format!("sentences-{slug}.safetensors"))
+}
+
+/// The reference sample (`reference`: indices into `split.train`), the validation and the
+/// family texts of `split` in the baseline's space: read from the cache file where the
+/// same encoder encoded the same text before, encoded (and added to the file, atomically)
+/// otherwise.
 pub fn sentence_space(
     b: &SentenceBaseline,
     split: &Split,
+    reference: &[usize],
     out_dir: &Path,
 ) -> Result<SentenceSpace> {
-    let path = out_dir.join(SENTENCE_VECTORS_FILE);
+    if let Some(&i) = reference.iter().find(|&&i| i >= split.train.len()) {
+        return Err(EvalError::InvalidInput(format!(
+            "reference text {i} of {} training texts",
+            split.train.len()
+        )));
+    }
+    let path = cache_path(b, out_dir);
     let mut known = read_known(&path, b)?;
-    let parts = [&split.train, &split.val, &split.family];
-    let missing: Vec<(&str, &str)> = parts
+    let reference_texts: Vec<&str> = reference
         .iter()
-        .flat_map(|p| p.doc_ids.iter().zip(&p.texts))
-        .filter(|(id, _)| !known.contains_key(id.as_str()))
-        .map(|(id, t)| (id.as_str(), t.as_str()))
+        .map(|&i| split.train.texts[i].as_str())
         .collect();
+    let texts: Vec<&str> = reference_texts
+        .iter()
+        .copied()
+        .chain(split.val.texts.iter().map(String::as_str))
+        .chain(split.family.texts.iter().map(String::as_str))
+        .collect();
+    let keys: Vec<ContentKey> = texts.iter().map(|t| ContentKey::of_text(t)).collect();
+    let mut missing: Vec<(&ContentKey, &str)> = keys
+        .iter()
+        .zip(&texts)
+        .filter(|(k, _)| !known.contains_key(*k))
+        .map(|(k, t)| (k, *t))
+        .collect();
+    missing.sort_by(|a, b| a.0.cmp(b.0));
+    missing.dedup_by(|a, b| a.0 == b.0);
+    // Texts of similar length share a batch, so little of each batch is padding.
+    missing.sort_by_key(|(_, t)| t.len());
     if !missing.is_empty() {
         let progress = bar(missing.len(), "sentence vectors (baseline)", b.progress);
         for chunk in missing.chunks(BATCH) {
-            let texts: Vec<&str> = chunk.iter().map(|(_, t)| *t).collect();
-            let vectors = b.encoder.encode_sentences(&texts)?;
+            let batch: Vec<&str> = chunk.iter().map(|(_, t)| *t).collect();
+            let vectors = b.encoder.encode_sentences(&batch)?;
             if vectors.len() != chunk.len() || vectors.iter().any(|v| v.len() != b.encoder.dim()) {
                 return Err(EvalError::InvalidInput(format!(
                     "{}: the encoder returned {} vectors for {} texts, or a vector not {} wide",
@@ -76,33 +124,32 @@ pub fn sentence_space(
                     b.encoder.dim()
                 )));
             }
-            for ((id, _), v) in chunk.iter().zip(vectors) {
-                known.insert((*id).to_string(), v);
+            for ((key, _), v) in chunk.iter().zip(vectors) {
+                known.insert((*key).clone(), v);
             }
             progress.inc(chunk.len() as u64);
         }
         progress.finish_and_clear();
         write_known(&path, b, &known)?;
     }
-    let rows = |p: &Part| -> Vec<Vec<f32>> {
-        p.doc_ids
-            .iter()
-            .map(|id| known[id.as_str()].clone())
-            .collect()
-    };
+    let rows =
+        |keys: &[ContentKey]| -> Vec<Vec<f32>> { keys.iter().map(|k| known[k].clone()).collect() };
+    let (r, rest) = keys.split_at(reference.len());
+    let (v, f) = rest.split_at(split.val.len());
     Ok(SentenceSpace {
         name: b.name.clone(),
         dim: b.encoder.dim(),
-        train: rows(&split.train),
-        val: rows(&split.val),
-        family: rows(&split.family),
+        reference: rows(r),
+        val: rows(v),
+        family: rows(f),
     })
 }
 
-/// The vectors kept before by the same encoder (by name and width); none when the file is
-/// missing or was written by another encoder. A file that cannot be read is an error (it
+/// The vectors kept before by the same encoder (by name and width), keyed by text; none
+/// when the file is missing, was written by another encoder or keyed otherwise (files
+/// before content keys held document ids). A file that cannot be read is an error (it
 /// would otherwise be silently overwritten).
-fn read_known(path: &Path, b: &SentenceBaseline) -> Result<HashMap<String, Vec<f32>>> {
+fn read_known(path: &Path, b: &SentenceBaseline) -> Result<HashMap<ContentKey, Vec<f32>>> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
@@ -112,28 +159,41 @@ fn read_known(path: &Path, b: &SentenceBaseline) -> Result<HashMap<String, Vec<f
             path.display()
         ))
     })?;
-    if file.metadata.get("encoder") != Some(&b.name) || file.dim != b.encoder.dim() {
-        tracing::info!(path = %path.display(), "sentence vectors of another encoder; encoding again");
+    if file.metadata.get("encoder") != Some(&b.name)
+        || file.metadata.get("keyed_by").map(String::as_str) != Some(KEYED_BY)
+        || file.dim != b.encoder.dim()
+    {
+        tracing::info!(path = %path.display(), "sentence vectors of another encoder or keying; encoding again");
         return Ok(HashMap::new());
     }
     Ok(file
         .ids
         .iter()
-        .cloned()
+        .map(|id| ContentKey::from_hex(id))
         .zip(file.rows().map(<[f32]>::to_vec))
+        .filter_map(|(k, v)| Some((k?, v)))
         .collect())
 }
 
-fn write_known(path: &Path, b: &SentenceBaseline, known: &HashMap<String, Vec<f32>>) -> Result<()> {
-    let mut ids: Vec<&String> = known.keys().collect();
-    ids.sort();
-    let data = ids
+fn write_known(
+    path: &Path,
+    b: &SentenceBaseline,
+    known: &HashMap<ContentKey, Vec<f32>>,
+) -> Result<()> {
+    let mut keys: Vec<&ContentKey> = known.keys().collect();
+    keys.sort();
+    let data = keys
         .iter()
-        .flat_map(|id| known[*id].iter().copied())
+        .flat_map(|k| known[*k].iter().copied())
         .collect();
-    let file = VectorFile::new(ids.into_iter().cloned().collect(), b.encoder.dim(), data)
-        .map_err(|e| EvalError::InvalidInput(e.to_string()))?
-        .with_metadata("encoder", b.name.clone());
+    let file = VectorFile::new(
+        keys.iter().map(|k| k.as_str().to_string()).collect(),
+        b.encoder.dim(),
+        data,
+    )
+    .map_err(|e| EvalError::InvalidInput(e.to_string()))?
+    .with_metadata("encoder", b.name.clone())
+    .with_metadata("keyed_by", KEYED_BY.to_string());
     file.write(path)
         .map_err(|e| EvalError::InvalidInput(format!("{}: {e}", path.display())))
 }
@@ -144,6 +204,7 @@ mod tests {
 
     use cllm_core::CoreError;
 
+    use super::super::split::Part;
     use super::*;
 
     /// Text length and vowel count, counting the texts it is asked to encode.
@@ -182,6 +243,9 @@ mod tests {
         }
     }
 
+    /// Every training text of [`split`] as the reference.
+    const ALL: [usize; 3] = [0, 1, 2];
+
     fn split() -> Split {
         Split {
             train: part(&["a", "bb", "ccc"]),
@@ -203,19 +267,19 @@ mod tests {
             encoder: &enc,
             progress: false,
         };
-        let s = sentence_space(&b, &split(), dir.path()).unwrap();
+        let s = sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 6);
-        assert_eq!(s.train.len(), 3);
+        assert_eq!(s.reference.len(), 3);
         assert_eq!(s.family[0], vec!["text of eeeee".len() as f32, 7.0, 0.0]);
         assert_eq!(s.val[0][0], "text of dddd".len() as f32);
         // a rerun reads the file: nothing encoded again, the same vectors
-        let again = sentence_space(&b, &split(), dir.path()).unwrap();
+        let again = sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 6);
-        assert_eq!(again.train, s.train);
+        assert_eq!(again.reference, s.reference);
         // a new text is the only one encoded
         let mut grown = split();
         grown.val = part(&["dddd", "gg"]);
-        sentence_space(&b, &grown, dir.path()).unwrap();
+        sentence_space(&b, &grown, &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 7);
     }
 
@@ -231,17 +295,20 @@ mod tests {
             encoder: &enc,
             progress: false,
         };
-        sentence_space(&b, &split(), dir.path()).unwrap();
+        sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
         let b2 = SentenceBaseline {
             name: "second".into(),
             encoder: &enc,
             progress: false,
         };
-        sentence_space(&b2, &split(), dir.path()).unwrap();
+        sentence_space(&b2, &split(), &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 12);
-        std::fs::write(dir.path().join(SENTENCE_VECTORS_FILE), b"not a vector file").unwrap();
-        let err = sentence_space(&b2, &split(), dir.path()).unwrap_err();
-        assert!(err.to_string().contains(SENTENCE_VECTORS_FILE), "{err}");
+        std::fs::write(cache_path(&b2, dir.path()), b"not a vector file").unwrap();
+        let err = sentence_space(&b2, &split(), &ALL, dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("sentences-second.safetensors"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -264,7 +331,56 @@ mod tests {
             encoder: &Liar,
             progress: false,
         };
-        let err = sentence_space(&b, &split(), dir.path()).unwrap_err();
+        let err = sentence_space(&b, &split(), &ALL, dir.path()).unwrap_err();
         assert!(err.to_string().contains("4 wide"), "{err}");
+    }
+
+    #[test]
+    fn only_the_reference_sample_is_encoded_and_an_edited_text_is_encoded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = Counting {
+            encoded: Cell::new(0),
+            dim: 2,
+        };
+        let b = SentenceBaseline {
+            name: "counting".into(),
+            encoder: &enc,
+            progress: false,
+        };
+        // one training text of three, then the validation and family texts
+        let s = sentence_space(&b, &split(), &[2], dir.path()).unwrap();
+        assert_eq!(enc.encoded.get(), 4);
+        assert_eq!(s.reference, vec![vec!["text of ccc".len() as f32, 2.0]]);
+        // the same id with another text: its old vector is not reused
+        let mut edited = split();
+        edited.val.texts[0] = "text of dddd, edited".into();
+        let e = sentence_space(&b, &edited, &[2], dir.path()).unwrap();
+        assert_eq!(enc.encoded.get(), 5);
+        assert_eq!(e.val[0][0], "text of dddd, edited".len() as f32);
+        // an index past the training texts is an error, not a panic
+        let err = sentence_space(&b, &split(), &[3], dir.path()).unwrap_err();
+        assert!(err.to_string().contains("reference text 3"), "{err}");
+    }
+
+    #[test]
+    fn a_file_keyed_by_document_id_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = Counting {
+            encoded: Cell::new(0),
+            dim: 2,
+        };
+        let b = SentenceBaseline {
+            name: "counting".into(),
+            encoder: &enc,
+            progress: false,
+        };
+        // the layout before content keys: document ids, no keyed_by
+        let old = VectorFile::new(vec!["dddd".into()], 2, vec![9.0, 9.0])
+            .unwrap()
+            .with_metadata("encoder", "counting");
+        old.write(&cache_path(&b, dir.path())).unwrap();
+        let s = sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
+        assert_eq!(enc.encoded.get(), 6);
+        assert_eq!(s.val[0][0], "text of dddd".len() as f32);
     }
 }

@@ -124,28 +124,36 @@ pub fn membership(
 }
 
 /// The family against validation texts in CLLM1's space, in the backbone's mean-pooled
-/// token-embedding space (the corpus vocabulary rows of CLLM1's table: layer 0) and, when
-/// given, in a sentence encoder's space.
+/// token-embedding space (the corpus vocabulary rows of CLLM1's table: layer 0) and in
+/// each of the sentence encoders' `baselines`. Every space is scored against the same
+/// reference sample of training texts (`reference`: indices into `split.train`, with
+/// `train_classes` holding one class per training text), so the spaces are compared under
+/// one protocol.
 pub fn separation<B: Backend>(
     opts: &ExperimentOptions,
     cllm1: &Cllm<B>,
     split: &Split,
     space: &Space,
-    sentences: Option<&SentenceSpace>,
+    baselines: &[SentenceSpace],
+    reference: &[usize],
     train_classes: &[String],
 ) -> Result<Vec<SpaceSeparation>> {
     let val_sources: Vec<&str> = split.val.doc_ids.iter().map(|id| source_of(id)).collect();
-    let fam_sources: Vec<&str> = split.family.doc_ids.iter().map(|id| source_of(id)).collect();
+    let fam_sources: Vec<&str> = split
+        .family
+        .doc_ids
+        .iter()
+        .map(|id| source_of(id))
+        .collect();
     let mut sources: Vec<&str> = fam_sources.clone();
     sources.sort_unstable();
     sources.dedup();
-    let score = |train: &[Vec<f32>],
-                 val: &[Vec<f32>],
-                 fam: &[Vec<f32>]|
-     -> Result<(Interval, Vec<SourceSeparation>)> {
-        let f = knn_void_scores(train, fam, opts.knn)?;
-        let v = knn_void_scores(train, val, opts.knn)?;
-        let mut within = Vec::new();
+    let classes: Vec<String> = reference
+        .iter()
+        .map(|&i| train_classes[i].clone())
+        .collect();
+    let within = |f: &[f64], v: &[f64]| -> Result<Vec<SourceSeparation>> {
+        let mut out = Vec::new();
         for &source in &sources {
             let pick = |scores: &[f64], of: &[&str]| -> Vec<f64> {
                 scores
@@ -155,9 +163,9 @@ pub fn separation<B: Backend>(
                     .map(|(x, _)| *x)
                     .collect()
             };
-            let (fs, vs) = (pick(&f, &fam_sources), pick(&v, &val_sources));
+            let (fs, vs) = (pick(f, &fam_sources), pick(v, &val_sources));
             if fs.len() >= MIN_SOURCE_TEXTS && vs.len() >= MIN_SOURCE_TEXTS {
-                within.push(SourceSeparation {
+                out.push(SourceSeparation {
                     source: source.to_string(),
                     family_texts: fs.len(),
                     val_texts: vs.len(),
@@ -165,57 +173,67 @@ pub fn separation<B: Backend>(
                 });
             }
         }
-        Ok((bootstrap_auroc(&f, &v, opts.bootstrap, opts.seed)?, within))
+        Ok(out)
     };
-    let pooled = |p: &Part| -> Result<Vec<Vec<f32>>> { mean_pooled(cllm1, p) };
-    let (train, val, fam) = (
-        pooled(&split.train)?,
-        pooled(&split.val)?,
-        pooled(&split.family)?,
-    );
-    let every_score = |t: &[Vec<f32>], v: &[Vec<f32>], f: &[Vec<f32>]| {
-        let reference = Reference::new(t, train_classes)?;
-        let (fs, vs) = (reference.score_all(f)?, reference.score_all(v)?);
-        let mut out = Vec::new();
+    let separation = |name: String, t: &[Vec<f32>], v: &[Vec<f32>], f: &[Vec<f32>]| {
+        tracing::info!(space = %name, "void scores");
+        let scored = Reference::new(t, &classes)?;
+        let (fs, vs) = (scored.score_all(f)?, scored.score_all(v)?);
+        let default = VoidScore::Euclidean { k: opts.knn };
+        let mut scores = Vec::new();
+        let mut headline = None;
         for ((score, fam), (_, val)) in fs.into_iter().zip(vs) {
             if let (Some(fam), Some(val)) = (fam, val) {
-                out.push(ScoredSeparation {
+                scores.push(ScoredSeparation {
                     score,
                     auroc: bootstrap_auroc(&fam, &val, opts.bootstrap, opts.seed)?,
                 });
+                if score == default {
+                    headline = Some((fam, val));
+                }
             }
         }
-        Ok::<_, crate::EvalError>(out)
-    };
-    let separation = |space: String, dim: usize, t: &[Vec<f32>], v: &[Vec<f32>], f: &[Vec<f32>]| {
-        tracing::info!(space = %space, "void scores");
-        let (auroc, within_source) = score(t, v, f)?;
+        // The default is among the scores unless `knn` is not one of void_score::KS.
+        let (fam, val) = match headline {
+            Some(h) => h,
+            None => (
+                knn_void_scores(t, f, opts.knn)?,
+                knn_void_scores(t, v, opts.knn)?,
+            ),
+        };
         Ok::<_, crate::EvalError>(SpaceSeparation {
-            space,
-            dim,
-            auroc,
-            within_source,
-            scores: every_score(t, v, f)?,
+            space: name,
+            dim: t.first().map_or(0, Vec::len),
+            auroc: bootstrap_auroc(&fam, &val, opts.bootstrap, opts.seed)?,
+            within_source: within(&fam, &val)?,
+            scores,
         })
+    };
+    let sample =
+        |all: &[Vec<f32>]| -> Vec<Vec<f32>> { reference.iter().map(|&i| all[i].clone()).collect() };
+    let reference_part = Part {
+        ids: reference
+            .iter()
+            .map(|&i| split.train.ids[i].clone())
+            .collect(),
+        ..Part::default()
     };
     let mut spaces = vec![
         separation(
             format!("CLLM1 (k = {})", cllm1.k()),
-            cllm1.k(),
-            &space.train,
+            &sample(&space.train),
             &space.val,
             &space.family,
         )?,
         separation(
             "mean-pooled token embeddings (layer 0)".into(),
-            train.first().map_or(0, Vec::len),
-            &train,
-            &val,
-            &fam,
+            &mean_pooled(cllm1, &reference_part)?,
+            &mean_pooled(cllm1, &split.val)?,
+            &mean_pooled(cllm1, &split.family)?,
         )?,
     ];
-    if let Some(s) = sentences {
-        spaces.push(separation(s.name.clone(), s.dim, &s.train, &s.val, &s.family)?);
+    for s in baselines {
+        spaces.push(separation(s.name.clone(), &s.reference, &s.val, &s.family)?);
     }
     Ok(spaces)
 }

@@ -17,7 +17,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use cllm_autoencoder::code_fit::{fit_codes, FittedCodes};
 use cllm_autoencoder::text_metrics::{positional_accuracy, word_f1};
 use cllm_autoencoder::{run_train_job, Cllm, DecodeOptions, RunControl, TrainJob};
-use cllm_core::{Backbone, Document, LanguageModel, TextVector};
+use cllm_core::{Backbone, ContentKey, Document, KeyBuilder, LanguageModel, TextVector};
 use cllm_void::VoidReport;
 use serde::{Deserialize, Serialize};
 
@@ -215,7 +215,9 @@ fn fine_tuned_codes<B: AutodiffBackend>(
     control: &RunControl,
 ) -> Result<(Vec<Vec<f32>>, String)> {
     let mut options = opts.cllm1.clone();
-    options.init_from = Some(out_dir.join(CLLM1).join("model"));
+    let cllm1_dir = out_dir.join(CLLM1).join("model");
+    options.init_key = Some(cllm_autoencoder::codec::files::model_key(&cllm1_dir)?);
+    options.init_from = Some(cllm1_dir);
     options.max_steps = opts.finetune_steps;
     options.warmup_steps = (opts.finetune_steps / 4).clamp(1, 10);
     options.time_budget_s = opts.finetune_time_s;
@@ -226,6 +228,7 @@ fn fine_tuned_codes<B: AutodiffBackend>(
     options.eval_every = 0;
     options.patience = None;
     let dir = out_dir.join(reading.run_dir().unwrap_or("cllm2"));
+    forget_if_from_another_cllm1(&dir, &options)?;
     let mut job = TrainJob::new(options, &dir);
     job.family = Some(opts.family.clone());
     job.report_texts = opts.texts_per_split.min(16);
@@ -245,6 +248,36 @@ fn fine_tuned_codes<B: AutodiffBackend>(
     Ok((codes, note))
 }
 
+/// `fitted-codes.json`: the fitted codes and the key of what they were fitted from.
+#[derive(Serialize, Deserialize)]
+struct KeptFit {
+    made_from: ContentKey,
+    fit: FittedCodes,
+}
+
+/// Removes the fine-tuning run in `dir` when it started from another CLLM1 than
+/// `options.init_key` names (or from one it did not record), saying so: its checkpoints
+/// and report describe a model this experiment no longer has.
+fn forget_if_from_another_cllm1(
+    dir: &Path,
+    options: &cllm_autoencoder::TrainOptions,
+) -> Result<()> {
+    let Some(saved) = cllm_autoencoder::saved_run_options(dir)? else {
+        return Ok(());
+    };
+    if saved.init_key != options.init_key {
+        tracing::warn!(
+            run = %dir.display(),
+            "fine-tuned from another CLLM1 than the one in this folder now; fine-tuning again"
+        );
+        std::fs::remove_dir_all(dir).map_err(|e| crate::EvalError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
 /// Reading (c): fits the family's codes through CLLM1's frozen decoder, starting from
 /// CLLM1's own codes (kept in `fitted-codes.json`).
 fn fitted_codes<B: AutodiffBackend>(
@@ -255,12 +288,36 @@ fn fitted_codes<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<(Vec<Vec<f32>>, String)> {
     let path = out_dir.join("fitted-codes.json");
-    let fitted: FittedCodes = match std::fs::read_to_string(&path)
+    // what the fit reads: CLLM1, the family's texts, the starting codes, the options
+    let made_from = split
+        .family
+        .ids
+        .iter()
+        .zip(&space.family)
+        .fold(
+            KeyBuilder::default()
+                .key(&cllm_autoencoder::codec::files::model_key(
+                    &out_dir.join(CLLM1).join("model"),
+                )?)
+                .json(&opts.code_fit),
+            |k, (ids, start)| {
+                k.bytes(
+                    &ids.iter()
+                        .flat_map(|i| i.to_le_bytes())
+                        .collect::<Vec<u8>>(),
+                )
+                .floats(start)
+            },
+        )
+        .finish();
+    let kept = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|t| serde_json::from_str::<FittedCodes>(&t).ok())
-        .filter(|f| f.codes.len() == split.family.len())
-    {
-        Some(f) => f,
+        .and_then(|t| serde_json::from_str::<KeptFit>(&t).ok());
+    if kept.as_ref().is_some_and(|k| k.made_from != made_from) {
+        tracing::warn!(path = %path.display(), "codes fitted for another CLLM1, family or options; fitting again");
+    }
+    let fitted: FittedCodes = match kept.filter(|k| k.made_from == made_from) {
+        Some(k) => k.fit,
         None => {
             let cllm = Cllm::<B>::load(&out_dir.join(CLLM1).join("model"), device)?;
             tracing::info!(
@@ -269,8 +326,11 @@ fn fitted_codes<B: AutodiffBackend>(
                 "fitting codes"
             );
             let f = fit_codes(&cllm, &split.family.ids, &space.family, &opts.code_fit)?;
-            let json = serde_json::to_vec(&f)
-                .map_err(|e| crate::EvalError::InvalidInput(e.to_string()))?;
+            let json = serde_json::to_vec(&KeptFit {
+                made_from,
+                fit: f.clone(),
+            })
+            .map_err(|e| crate::EvalError::InvalidInput(e.to_string()))?;
             cllm_core::write_atomic(&path, &json).map_err(|e| crate::EvalError::Io {
                 path: path.clone(),
                 source: e,
@@ -303,7 +363,9 @@ pub(crate) fn cross_decode<B: Backend>(
         max_tokens: Some(cllm1.config().max_len + 1),
         ..DecodeOptions::default()
     };
-    let plain = decode_scored(opts, cllm1, &vectors, &decode, None, part, part_label, backbone, judges)?;
+    let plain = decode_scored(
+        opts, cllm1, &vectors, &decode, None, part, part_label, backbone, judges,
+    )?;
     let guided = match judges.guide {
         Some((lm, weight)) if weight > 0.0 => {
             let options = DecodeOptions {
@@ -311,7 +373,17 @@ pub(crate) fn cross_decode<B: Backend>(
                 ..decode.clone()
             };
             let label = format!("{part_label}, guided");
-            let g = decode_scored(opts, cllm1, &vectors, &options, Some(lm), part, &label, backbone, judges)?;
+            let g = decode_scored(
+                opts,
+                cllm1,
+                &vectors,
+                &options,
+                Some(lm),
+                part,
+                &label,
+                backbone,
+                judges,
+            )?;
             Some(GuidedDecoding {
                 lm_weight: weight,
                 family_likeness: g.family_likeness,

@@ -25,6 +25,7 @@ use crate::report_page::{
     html_page, Block, InteractiveMap, InteractivePoint, InteractiveZone, Section, Table, ZoneSample,
 };
 use crate::sources::Provenance;
+use cllm_core::safe_text::markdown_cell;
 
 /// Training texts drawn on the map (a seeded sample; all of them would hide the rest).
 const MAP_TRAINING_POINTS: usize = 800;
@@ -253,7 +254,10 @@ fn code_shape_table(r: &ExperimentReport) -> Option<Table> {
     ];
     rows.extend(c.first_direction.iter().map(|d| {
         vec![
-            format!("first direction, AUROC of {} vs the rest ({} vs {})", d.group, d.texts, d.rest),
+            format!(
+                "first direction, AUROC of {} vs the rest ({} vs {})",
+                d.group, d.texts, d.rest
+            ),
             format!("{:.3}", d.auroc),
         ]
     }));
@@ -379,9 +383,15 @@ fn zone_table(r: &ExperimentReport) -> Option<Table> {
     };
     Some(Table {
         title: "Void zones: the training texts that bound them".into(),
-        header: ["zone", "bounding texts", "by source", "by family", "the gap between sources?"]
-            .map(String::from)
-            .to_vec(),
+        header: [
+            "zone",
+            "bounding texts",
+            "by source",
+            "by family",
+            "the gap between sources?",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: r
             .zones
             .composition
@@ -502,7 +512,9 @@ fn findings(r: &ExperimentReport) -> Vec<String> {
         if let Some(floor) = guided_floor {
             for x in others() {
                 let guided = x.cross_decoding.guided.as_ref();
-                if let Some((p, g)) = guided.and_then(|g| g.family_likeness.as_ref().map(|p| (p, g))) {
+                if let Some((p, g)) =
+                    guided.and_then(|g| g.family_likeness.as_ref().map(|p| (p, g)))
+                {
                     let what = format!("{}, guided (λ = {})", x.description, g.lm_weight);
                     out.push(against_floor(&what, fam, p, &floor));
                 }
@@ -624,7 +636,8 @@ fn markdown(r: &ExperimentReport) -> String {
         let _ = writeln!(md, "| {} |", t.header.join(" | "));
         let _ = writeln!(md, "|{}", "---|".repeat(t.header.len()));
         for row in &t.rows {
-            let _ = writeln!(md, "| {} |", row.join(" | "));
+            let cells: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
+            let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
         md.push('\n');
     }
@@ -640,7 +653,7 @@ fn markdown(r: &ExperimentReport) -> String {
             let _ = writeln!(
                 md,
                 "- **{}**\n  - original: `{}`\n  - decoded: `{}`",
-                e.title,
+                markdown_cell(&e.title),
                 one_line(&e.original),
                 one_line(&e.decoded)
             );
@@ -665,11 +678,13 @@ fn markdown(r: &ExperimentReport) -> String {
             );
         }
     }
-    md
+    // Titles and texts come from an untrusted corpus: nothing unsafe reaches the file.
+    cllm_core::safe_text::printable(&md)
 }
 
+/// A text on one line inside backticks: nothing unsafe, no backtick to close the span.
 fn one_line(s: &str) -> String {
-    s.replace('\n', " ⏎ ").replace('`', "'")
+    cllm_core::safe_text::one_line(s).replace('`', "'")
 }
 
 fn provenance(p: &Provenance) -> String {

@@ -212,6 +212,14 @@ pub(crate) fn sample(idx: &[usize], n: usize, seed: u64) -> Vec<usize> {
     v
 }
 
+/// The reference sample of the separation table: `opts.reference_texts` training texts
+/// (indices into `split.train`, ascending; all of them when there are no more), drawn with
+/// the experiment's seed, the same for every space and every arm of a sweep.
+pub fn reference_sample(opts: &ExperimentOptions, split: &Split) -> Vec<usize> {
+    let all: Vec<usize> = (0..split.train.len()).collect();
+    sample(&all, opts.reference_texts, opts.seed ^ 0x2EF_E2E4)
+}
+
 /// The family tag of every training text (`-` for none), in the split's order: the
 /// classes of the relative Mahalanobis score.
 pub fn train_classes(split: &Split, docs: &[Document]) -> Vec<String> {

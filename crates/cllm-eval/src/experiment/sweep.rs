@@ -96,21 +96,23 @@ pub struct SweepReport {
 }
 
 /// Runs (or resumes) every arm of the sweep into `out_dir/sweep/…` and writes
-/// `sweep.json`, `sweep.md` and `sweep.svg` into `out_dir`. `sentence` adds a sentence
-/// encoder's space (MiniLM) to the baselines.
+/// `sweep.json`, `sweep.md` and `sweep.svg` into `out_dir`. `baselines` add sentence
+/// encoders' spaces (MiniLM, a backbone layer) to the baselines; their vectors are kept in
+/// `out_dir`, shared by every arm.
 #[allow(clippy::too_many_arguments)]
 pub fn run_sweep<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     sweep: &SweepOptions,
     out_dir: &Path,
     backbone: &dyn Backbone,
-    sentence: Option<&SentenceBaseline>,
+    baselines: &[SentenceBaseline],
     docs: &[Document],
     device: &B::Device,
     control: &RunControl,
 ) -> Result<SweepReport> {
     let start = std::time::Instant::now();
     check(opts)?;
+    let _writer = cllm_core::FolderLock::acquire(out_dir)?;
     if sweep.ks.is_empty() || sweep.terms.is_empty() || sweep.ks.contains(&0) {
         return Err(EvalError::InvalidInput(
             "a sweep needs at least one positive k and one setting of the terms".into(),
@@ -127,19 +129,20 @@ pub fn run_sweep<B: AutodiffBackend>(
             let split = split::read(&arm_opts, &dir.join(CLLM1), docs)?;
             let space = split::encode(&model, &split, arm_opts.progress)?;
             let zones = voids::find_or_load(&space, &split, &arm_opts.voids, &dir)?;
-            let sentences = match sentence {
-                Some(enc) => Some(baseline::sentence_space(enc, &split, out_dir)?),
-                None => None,
-            };
-            let separation =
-                membership::separation(
-                    &arm_opts,
-                    &model,
-                    &split,
-                    &space,
-                    sentences.as_ref(),
-                    &split::train_classes(&split, docs),
-                )?;
+            let reference = split::reference_sample(&arm_opts, &split);
+            let sentences = baselines
+                .iter()
+                .map(|b| baseline::sentence_space(b, &split, &reference, out_dir))
+                .collect::<Result<Vec<_>>>()?;
+            let separation = membership::separation(
+                &arm_opts,
+                &model,
+                &split,
+                &space,
+                &sentences,
+                &reference,
+                &split::train_classes(&split, docs),
+            )?;
             arms.push(arm_result(k, terms, &job, zones.summary(docs), separation));
         }
     }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use cllm_core::{Document, KeyBuilder};
 use cllm_void::{find_voids_in_points, PointSet, VoidReport, VoidSearchOptions};
-use cllm_core::Document;
 use serde::{Deserialize, Serialize};
 
 use super::split::{Space, Split};
@@ -81,7 +81,10 @@ pub fn composition(report: &VoidReport, docs: &[Document]) -> Vec<ZoneCompositio
         .iter()
         .map(|z| {
             let ids = &z.bounding_ids;
-            let sources = tally(ids.iter().map(|id| super::membership::source_of(id).to_string()));
+            let sources = tally(
+                ids.iter()
+                    .map(|id| super::membership::source_of(id).to_string()),
+            );
             let families = tally(ids.iter().map(|id| {
                 family
                     .get(id.as_str())
@@ -140,6 +143,16 @@ pub fn find_or_load(
     out_dir: &Path,
 ) -> Result<Zones> {
     let path = out_dir.join(VOIDS_FILE);
+    let made_from = space
+        .train
+        .iter()
+        .fold(KeyBuilder::default(), |k, v| k.floats(v));
+    let made_from = split
+        .train
+        .doc_ids
+        .iter()
+        .fold(made_from, |k, id| k.text(id))
+        .finish();
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Ok(report) = serde_json::from_str::<VoidReport>(&text) {
             // whether a bar was shown does not change the search
@@ -147,10 +160,14 @@ pub fn find_or_load(
                 progress: opts.progress,
                 ..report.options.clone()
             } == *opts;
-            if report.n_points == space.train.len() && same {
+            if report.made_from.as_ref() == Some(&made_from) && same {
                 tracing::info!(path = %path.display(), "void zones found before; reusing them");
                 return Ok(Zones { report });
             }
+            tracing::warn!(
+                path = %path.display(),
+                "void zones of other training vectors or other options; searching again"
+            );
         }
     }
     let points = PointSet::from_rows(&space.train)?;
@@ -159,7 +176,8 @@ pub fn find_or_load(
         dim = points.dim(),
         "searching the training vectors for voids"
     );
-    let report = find_voids_in_points(points, Some(&split.train.doc_ids), opts)?;
+    let mut report = find_voids_in_points(points, Some(&split.train.doc_ids), opts)?;
+    report.made_from = Some(made_from);
     report.write_json_atomic(&path)?;
     Ok(Zones { report })
 }

@@ -194,6 +194,19 @@ mod tests {
     }
 
     #[test]
+    fn hostile_titles_leave_the_svg_well_formed() {
+        let points = vec![
+            point(0.0, 0.0, "train", "Pizza\u{1b}[31m\u{7}\u{1} red"),
+            point(1.0, 1.0, "pizza", "a\r\nb ]]> <!-- </script> \u{202e}x"),
+            point(2.0, 0.5, "train\u{1}", &"long ".repeat(1000)),
+        ];
+        let svg = scatter_map("map\u{0}", ["PC 1", "PC 2"], &points, &[]);
+        check_well_formed(&svg).unwrap();
+        assert!(!svg.chars().any(cllm_core::safe_text::is_unsafe));
+        assert!(svg.contains("<title>Pizza[31m red</title>"));
+    }
+
+    #[test]
     fn the_same_input_gives_the_same_bytes() {
         let (points, circles) = sample();
         assert_eq!(
