@@ -194,7 +194,7 @@ impl TokenCache {
 
     /// [`load`](Self::load), with the key of what a finished build was made from.
     fn load_made_from(path: &Path) -> Result<(Self, Option<ContentKey>)> {
-        let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+        let bytes = crate::persist::read_safetensors_file(path)?;
         let fmt = |d: String| AutoencoderError::format(path, d);
         let (st, meta_json) = parse_safetensors(&bytes, "cllm").map_err(fmt)?;
         let meta: CacheMeta = serde_json::from_str(&meta_json).map_err(|e| fmt(e.to_string()))?;

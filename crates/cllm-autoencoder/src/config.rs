@@ -222,7 +222,7 @@ impl CllmConfig {
     /// Reads a `config.json` (as training writes it) or one of any earlier
     /// version (a config without a decoder is a mirror model's).
     pub fn load_json(path: &std::path::Path) -> Result<Self, AutoencoderError> {
-        let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+        let bytes = crate::persist::read_at_most(path, crate::persist::MAX_JSON_BYTES)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| AutoencoderError::format(path, e.to_string()))?;
         Self::from_saved(value).map_err(|e| AutoencoderError::format(path, e.to_string()))

@@ -37,8 +37,15 @@ pub(crate) fn load_module<B: Backend, M: Module<B>>(
     path: &Path,
     device: &B::Device,
 ) -> Result<M> {
-    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
     let expected = record_bytes::<B, _>(module.clone().into_record())?;
+    // a record of this module is about the size of its own: a file far larger is not one
+    // (checked before it is read into memory)
+    let bytes = read_at_most(
+        path,
+        (expected.len() as u64)
+            .saturating_mul(2)
+            .saturating_add(1 << 20),
+    )?;
     let expected = record_layout::<B>(expected)
         .map_err(|e| AutoencoderError::Tensor(format!("reading the module's own record: {e}")))?;
     let saved = record_layout::<B>(bytes.clone()).map_err(|e| AutoencoderError::format(path, e))?;
@@ -59,7 +66,9 @@ pub(crate) fn read_optimizer_record<B: Backend, M: Module<B>, R: Record<B>>(
     model: &M,
     device: &B::Device,
 ) -> Result<R> {
-    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+    // Adam keeps two moments per parameter: about twice the model's own record
+    let model_bytes = record_bytes::<B, _>(model.clone().into_record())?.len() as u64;
+    let bytes = read_at_most(path, model_bytes.saturating_mul(4).saturating_add(1 << 20))?;
     let saved = record_layout::<B>(bytes.clone()).map_err(|e| AutoencoderError::format(path, e))?;
     let params = parameter_shapes(model);
     for (name, tensor) in &saved {
@@ -393,12 +402,27 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Reads JSON.
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+    let bytes = read_at_most(path, MAX_JSON_BYTES)?;
     serde_json::from_slice(&bytes).map_err(|e| AutoencoderError::format(path, e.to_string()))
 }
 
 /// Writes a directory atomically: `fill` writes into a fresh temporary directory next to
-/// `dir`, which then replaces `dir` (the old one, if any, is moved aside and removed).
+/// `dir`, which then replaces `dir`. On Linux the two are exchanged in one step
+/// (`renameat2(RENAME_EXCHANGE)`), so there is never a moment without `dir`; elsewhere, or
+/// on a file system without the exchange, the old one is moved aside first. The old
+/// content is then removed.
+/// Swaps two directories in one step; false where the system cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> bool {
+    false
+}
+
 pub(crate) fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = dir
         .parent()
@@ -420,6 +444,12 @@ pub(crate) fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()
     }
     sync_dir(&tmp);
     let had_old = dir.exists();
+    if had_old && exchange(&tmp, dir) {
+        // `tmp` now holds the old content
+        let _ = std::fs::remove_dir_all(&tmp);
+        sync_dir(parent);
+        return Ok(());
+    }
     if had_old {
         std::fs::rename(dir, &old).map_err(|e| AutoencoderError::io(dir, e))?;
     }
@@ -443,6 +473,79 @@ pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Parses safetensors `bytes`: the tensors and the metadata value stored under `key`.
+/// The largest JSON file (`run.json`, `state.json`, `config.json`, `eval.json`) read.
+pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
+
+/// A whole file, after checking that it holds at most `limit` bytes (so a damaged or
+/// foreign file is a typed error naming it, not an allocation of its size).
+pub(crate) fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| AutoencoderError::io(path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| AutoencoderError::io(path, e))?
+        .len();
+    if size > limit {
+        return Err(AutoencoderError::format(
+            path,
+            format!("{size} bytes, more than the {limit} such a file can hold"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| AutoencoderError::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(AutoencoderError::format(
+            path,
+            format!("more than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A whole safetensors file, after checking that its size is what its header declares
+/// (the 8-byte header length, the header, and the end of the last tensor's data): a file
+/// cut short or with bytes appended is a typed error before it is read into memory.
+pub(crate) fn read_safetensors_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let fmt = |d: String| AutoencoderError::format(path, d);
+    let mut file = std::fs::File::open(path).map_err(|e| AutoencoderError::io(path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| AutoencoderError::io(path, e))?
+        .len();
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n)
+        .map_err(|_| fmt(format!("{size} bytes: too short for a safetensors header")))?;
+    let header_len = u64::from_le_bytes(n);
+    if header_len > (100 << 20) || 8 + header_len > size {
+        return Err(fmt(format!(
+            "a header of {header_len} bytes declared in a file of {size}"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| AutoencoderError::io(path, e))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| fmt(format!("header: {e}")))?;
+    let data_end = header
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    let declared = 8 + header_len + data_end;
+    if declared != size {
+        return Err(fmt(format!(
+            "{size} bytes, but its header declares {declared}"
+        )));
+    }
+    read_at_most(path, size)
+}
+
 pub(crate) fn parse_safetensors<'a>(
     bytes: &'a [u8],
     key: &str,
@@ -497,4 +600,49 @@ pub(crate) fn read_f32_2d(
         return Err(format!("`{name}` data does not match its shape"));
     }
     Ok((values, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vocabulary-sized safetensors file, then the same cut short and with bytes added.
+    #[test]
+    fn a_safetensors_file_must_be_the_size_its_header_declares() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.safetensors");
+        let data: Vec<u8> = (0..64u32).flat_map(|v| v.to_le_bytes()).collect();
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::U32, vec![64], &data).unwrap();
+        let bytes = safetensors::serialize(vec![("ids", view)], None).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_safetensors_file(&path).unwrap(), bytes);
+        std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();
+        let e = read_safetensors_file(&path).unwrap_err().to_string();
+        assert!(e.contains("header declares"), "{e}");
+        let mut longer = bytes.clone();
+        longer.extend([0u8; 100]);
+        std::fs::write(&path, &longer).unwrap();
+        assert!(read_safetensors_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("header declares"));
+        std::fs::write(&path, [255u8; 12]).unwrap();
+        assert!(read_safetensors_file(&path).is_err());
+        std::fs::write(&path, [1u8, 2]).unwrap();
+        assert!(read_safetensors_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("too short"));
+    }
+
+    #[test]
+    fn a_file_over_its_bound_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, vec![b' '; 2048]).unwrap();
+        assert!(read_at_most(&path, 4096).is_ok());
+        let e = read_at_most(&path, 1024).unwrap_err().to_string();
+        assert!(e.contains("2048 bytes") && e.contains("run.json"), "{e}");
+    }
 }

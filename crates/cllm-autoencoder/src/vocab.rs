@@ -176,7 +176,7 @@ impl VocabTable {
 
     /// Reads a table written by [`save`](Self::save).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| AutoencoderError::io(path, e))?;
+        let bytes = crate::persist::read_safetensors_file(path)?;
         let fmt = |d: String| AutoencoderError::format(path, d);
         let (st, pad_id) = parse_safetensors(&bytes, "pad_id").map_err(fmt)?;
         let pad_id: u32 = pad_id

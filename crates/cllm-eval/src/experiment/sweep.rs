@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, SentenceBaseline};
 use super::membership::{self, SpaceSeparation};
-use super::report::{interval, save};
+use super::report::{interval, save_set};
 use super::voids::{self, ZoneSummary};
 use super::{check, cllm1, split, ExperimentOptions, CLLM1};
 use crate::error::{EvalError, Result};
@@ -204,9 +204,15 @@ fn arm_result(
 fn write(report: &SweepReport, out_dir: &Path) -> Result<()> {
     let json =
         serde_json::to_string_pretty(report).map_err(|e| EvalError::InvalidInput(e.to_string()))?;
-    save(out_dir, "sweep.json", &json)?;
-    save(out_dir, "sweep.md", &markdown(report))?;
-    save(out_dir, "sweep.svg", &figure(report))
+    let (md, svg) = (markdown(report), figure(report));
+    save_set(
+        out_dir,
+        &[
+            ("sweep.json", json.as_bytes()),
+            ("sweep.md", md.as_bytes()),
+            ("sweep.svg", svg.as_bytes()),
+        ],
+    )
 }
 
 /// The sweep's table, with the baselines under it.
