@@ -227,20 +227,8 @@ pub fn run_experiment<B: AutodiffBackend>(
     );
     let space = split::encode(&cllm1, &split, opts.progress)?;
     let zones = voids::find_or_load(&space, &split, &opts.voids, out_dir)?;
-    let reference = split::reference_sample(opts, &split);
-    let sentences = baselines
-        .iter()
-        .map(|b| baseline::sentence_space(b, &split, &reference, out_dir))
-        .collect::<Result<Vec<_>>>()?;
-    let separation = membership::separation(
-        opts,
-        &cllm1,
-        &split,
-        &space,
-        &sentences,
-        &reference,
-        &split::train_classes(&split, docs),
-    )?;
+    let separation =
+        separation_in_every_space(opts, &cllm1, &split, &space, baselines, out_dir, docs)?;
     let (likeness, family_likeness) = likeness_scorer(opts, &split, docs)?;
     let judges = DecodeJudges {
         likeness,
@@ -435,6 +423,35 @@ pub(crate) fn check(opts: &ExperimentOptions) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The family against validation texts in CLLM1's space and every baseline space, all
+/// measured against the same reference sample; the baselines' vectors are kept in
+/// `vectors_dir` (shared by a sweep's arms).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn separation_in_every_space<B: burn::tensor::backend::Backend>(
+    opts: &ExperimentOptions,
+    cllm1: &Cllm<B>,
+    split: &Split,
+    space: &split::Space,
+    baselines: &[SentenceBaseline],
+    vectors_dir: &Path,
+    docs: &[Document],
+) -> Result<Vec<SpaceSeparation>> {
+    let reference = split::reference_sample(opts, split);
+    let sentences = baselines
+        .iter()
+        .map(|b| baseline::sentence_space(b, split, &reference, vectors_dir))
+        .collect::<Result<Vec<_>>>()?;
+    membership::separation(
+        opts,
+        cllm1,
+        split,
+        space,
+        &sentences,
+        &reference,
+        &split::train_classes(split, docs),
+    )
 }
 
 /// Trains CLLM1 (or resumes it), or reads its report when the run finished before.

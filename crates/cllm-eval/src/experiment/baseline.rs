@@ -234,6 +234,24 @@ mod tests {
         }
     }
 
+    impl Counting {
+        fn new(dim: usize) -> Self {
+            Self {
+                encoded: Cell::new(0),
+                dim,
+            }
+        }
+    }
+
+    /// A baseline without a progress bar.
+    fn quiet<'a>(name: &str, encoder: &'a dyn SentenceEncoder) -> SentenceBaseline<'a> {
+        SentenceBaseline {
+            name: name.into(),
+            encoder,
+            progress: false,
+        }
+    }
+
     fn part(ids: &[&str]) -> Part {
         Part {
             ids: ids.iter().map(|_| vec![1]).collect(),
@@ -258,15 +276,8 @@ mod tests {
     #[test]
     fn texts_are_encoded_once_and_kept_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let enc = Counting {
-            encoded: Cell::new(0),
-            dim: 3,
-        };
-        let b = SentenceBaseline {
-            name: "counting".into(),
-            encoder: &enc,
-            progress: false,
-        };
+        let enc = Counting::new(3);
+        let b = quiet("counting", &enc);
         let s = sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 6);
         assert_eq!(s.reference.len(), 3);
@@ -286,21 +297,10 @@ mod tests {
     #[test]
     fn another_encoder_encodes_again_and_a_damaged_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let enc = Counting {
-            encoded: Cell::new(0),
-            dim: 2,
-        };
-        let b = SentenceBaseline {
-            name: "first".into(),
-            encoder: &enc,
-            progress: false,
-        };
+        let enc = Counting::new(2);
+        let b = quiet("first", &enc);
         sentence_space(&b, &split(), &ALL, dir.path()).unwrap();
-        let b2 = SentenceBaseline {
-            name: "second".into(),
-            encoder: &enc,
-            progress: false,
-        };
+        let b2 = quiet("second", &enc);
         sentence_space(&b2, &split(), &ALL, dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 12);
         std::fs::write(cache_path(&b2, dir.path()), b"not a vector file").unwrap();
@@ -326,11 +326,7 @@ mod tests {
             }
         }
         let dir = tempfile::tempdir().unwrap();
-        let b = SentenceBaseline {
-            name: "liar".into(),
-            encoder: &Liar,
-            progress: false,
-        };
+        let b = quiet("liar", &Liar);
         let err = sentence_space(&b, &split(), &ALL, dir.path()).unwrap_err();
         assert!(err.to_string().contains("4 wide"), "{err}");
     }
@@ -338,15 +334,8 @@ mod tests {
     #[test]
     fn only_the_reference_sample_is_encoded_and_an_edited_text_is_encoded_again() {
         let dir = tempfile::tempdir().unwrap();
-        let enc = Counting {
-            encoded: Cell::new(0),
-            dim: 2,
-        };
-        let b = SentenceBaseline {
-            name: "counting".into(),
-            encoder: &enc,
-            progress: false,
-        };
+        let enc = Counting::new(2);
+        let b = quiet("counting", &enc);
         // one training text of three, then the validation and family texts
         let s = sentence_space(&b, &split(), &[2], dir.path()).unwrap();
         assert_eq!(enc.encoded.get(), 4);
@@ -365,15 +354,8 @@ mod tests {
     #[test]
     fn a_file_keyed_by_document_id_is_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
-        let enc = Counting {
-            encoded: Cell::new(0),
-            dim: 2,
-        };
-        let b = SentenceBaseline {
-            name: "counting".into(),
-            encoder: &enc,
-            progress: false,
-        };
+        let enc = Counting::new(2);
+        let b = quiet("counting", &enc);
         // the layout before content keys: document ids, no keyed_by
         let old = VectorFile::new(vec!["dddd".into()], 2, vec![9.0, 9.0])
             .unwrap()

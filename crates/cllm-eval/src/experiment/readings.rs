@@ -188,12 +188,16 @@ pub fn run<B: AutodiffBackend>(
             String::new(),
         )?,
     ];
+    // what every reading derived from CLLM1 records, hashed once
+    let cllm1_key = cllm_autoencoder::codec::files::model_key(&out_dir.join(CLLM1).join("model"))?;
     for &reading in &opts.readings {
         let (codes, note) = match reading {
             Reading::WholeModel | Reading::EncoderOnly => fine_tuned_codes::<B>(
-                opts, out_dir, reading, split, backbone, docs, device, control,
+                opts, out_dir, &cllm1_key, reading, split, backbone, docs, device, control,
             )?,
-            Reading::FittedCodes => fitted_codes::<B>(opts, out_dir, split, space, device)?,
+            Reading::FittedCodes => {
+                fitted_codes::<B>(opts, out_dir, &cllm1_key, split, space, device)?
+            }
             Reading::Cllm1 | Reading::ValidationTexts => continue,
         };
         out.push(score(reading, &codes, &split.family, note)?);
@@ -207,6 +211,7 @@ pub fn run<B: AutodiffBackend>(
 fn fine_tuned_codes<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
+    cllm1_key: &ContentKey,
     reading: Reading,
     split: &Split,
     backbone: &dyn Backbone,
@@ -215,9 +220,8 @@ fn fine_tuned_codes<B: AutodiffBackend>(
     control: &RunControl,
 ) -> Result<(Vec<Vec<f32>>, String)> {
     let mut options = opts.cllm1.clone();
-    let cllm1_dir = out_dir.join(CLLM1).join("model");
-    options.init_key = Some(cllm_autoencoder::codec::files::model_key(&cllm1_dir)?);
-    options.init_from = Some(cllm1_dir);
+    options.init_key = Some(cllm1_key.clone());
+    options.init_from = Some(out_dir.join(CLLM1).join("model"));
     options.max_steps = opts.finetune_steps;
     options.warmup_steps = (opts.finetune_steps / 4).clamp(1, 10);
     options.time_budget_s = opts.finetune_time_s;
@@ -283,6 +287,7 @@ fn forget_if_from_another_cllm1(
 fn fitted_codes<B: AutodiffBackend>(
     opts: &ExperimentOptions,
     out_dir: &Path,
+    cllm1_key: &ContentKey,
     split: &Split,
     space: &Space,
     device: &B::Device,
@@ -295,11 +300,7 @@ fn fitted_codes<B: AutodiffBackend>(
         .iter()
         .zip(&space.family)
         .fold(
-            KeyBuilder::default()
-                .key(&cllm_autoencoder::codec::files::model_key(
-                    &out_dir.join(CLLM1).join("model"),
-                )?)
-                .json(&opts.code_fit),
+            KeyBuilder::default().key(cllm1_key).json(&opts.code_fit),
             |k, (ids, start)| {
                 k.bytes(
                     &ids.iter()

@@ -17,11 +17,11 @@ use cllm_autoencoder::{Cllm, JobReport, RunControl};
 use cllm_core::{Backbone, Document};
 use serde::{Deserialize, Serialize};
 
-use super::baseline::{self, SentenceBaseline};
-use super::membership::{self, SpaceSeparation};
+use super::baseline::SentenceBaseline;
+use super::membership::SpaceSeparation;
 use super::report::{interval, save_set};
 use super::voids::{self, ZoneSummary};
-use super::{check, cllm1, split, ExperimentOptions, CLLM1};
+use super::{check, cllm1, separation_in_every_space, split, ExperimentOptions, CLLM1};
 use crate::error::{EvalError, Result};
 use crate::plot::{line_chart, Series};
 
@@ -129,19 +129,8 @@ pub fn run_sweep<B: AutodiffBackend>(
             let split = split::read(&arm_opts, &dir.join(CLLM1), docs)?;
             let space = split::encode(&model, &split, arm_opts.progress)?;
             let zones = voids::find_or_load(&space, &split, &arm_opts.voids, &dir)?;
-            let reference = split::reference_sample(&arm_opts, &split);
-            let sentences = baselines
-                .iter()
-                .map(|b| baseline::sentence_space(b, &split, &reference, out_dir))
-                .collect::<Result<Vec<_>>>()?;
-            let separation = membership::separation(
-                &arm_opts,
-                &model,
-                &split,
-                &space,
-                &sentences,
-                &reference,
-                &split::train_classes(&split, docs),
+            let separation = separation_in_every_space(
+                &arm_opts, &model, &split, &space, baselines, out_dir, docs,
             )?;
             arms.push(arm_result(k, terms, &job, zones.summary(docs), separation));
         }
